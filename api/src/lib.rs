@@ -1,0 +1,330 @@
+//! The wire contract between the server and the WASM client.
+//!
+//! Every request body, response body and error code that crosses HTTP is defined here
+//! once, so the two sides cannot drift apart. No I/O: this crate compiles for native
+//! and `wasm32-unknown-unknown` alike. Times are Unix seconds (UTC).
+//!
+//! Run its tests with `cargo test -p api`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of the authentication routes; the refresh cookie is scoped to it.
+pub const AUTH_PATH: &str = "/api/auth";
+/// Name of the HttpOnly cookie that carries the opaque refresh token.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Header a refresh request must carry: a cross-site form cannot set it, so it is a
+/// second CSRF guard next to `SameSite=Strict`.
+pub const REQUESTED_WITH_HEADER: &str = "X-Requested-With";
+
+/// `POST /api/auth/login`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// Keep the session for the long absolute lifetime, with a persistent cookie.
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("remember_me", &self.remember_me)
+            .finish()
+    }
+}
+
+/// `POST /api/auth/password`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChangePasswordRequest { *** }")
+    }
+}
+
+/// Body of a successful login or refresh.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds the access token stays valid from the moment the server answered.
+    /// Clients schedule from this and the response's `Date`, not from their own clock.
+    pub expires_in: u64,
+    pub expires_at: i64,
+    pub session: SessionInfo,
+    pub user: User,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("expires_in", &self.expires_in)
+            .field("expires_at", &self.expires_at)
+            .field("session", &self.session)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// The session (token family) a token belongs to, and when it ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// End if no refresh happens before then; slides forward on each refresh.
+    pub idle_expires_at: i64,
+    /// Hard end, whatever the activity.
+    pub absolute_expires_at: i64,
+}
+
+/// `GET /api/auth/session`: the current session without rotating anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    pub session: SessionInfo,
+    /// The server's clock, so a client can place the ends on its own timeline.
+    pub server_time: i64,
+}
+
+/// One entry of `GET /api/auth/sessions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    /// The User-Agent the session was created with.
+    pub device: String,
+    pub ip: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+    /// The session the request itself belongs to.
+    pub current: bool,
+}
+
+/// `GET /api/me`, and the `user` of a token body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+/// The claims of an access token besides `exp`, `nbf` and `iat` (which the JWT library
+/// adds). Header: `alg: EdDSA`, `typ: at+jwt`, `kid`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The session (token family) id.
+    pub sid: String,
+    /// Token id, what logout puts on the denylist.
+    pub jti: String,
+    pub roles: Vec<String>,
+    pub perms: Vec<String>,
+}
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// One entry of `GET /api/admin/audit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Every error response: `{"error": "<code>", "message": "<human text>"}`, plus the
+/// reason when the error is the end of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<EndReason>,
+}
+
+/// Machine-readable error codes. The client decides from these alone whether a
+/// refresh can help (`TokenExpired`) or the user must sign in again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidCredentials,
+    RateLimited,
+    RefreshMissing,
+    RefreshInvalid,
+    RefreshExpired,
+    RefreshReused,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+    Forbidden,
+    NotFound,
+    BadRequest,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::RateLimited => "rate_limited",
+            Self::RefreshMissing => "refresh_missing",
+            Self::RefreshInvalid => "refresh_invalid",
+            Self::RefreshExpired => "refresh_expired",
+            Self::RefreshReused => "refresh_reused",
+            Self::SessionRevoked => "session_revoked",
+            Self::TokenExpired => "token_expired",
+            Self::TokenInvalid => "token_invalid",
+            Self::TokenRevoked => "token_revoked",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::BadRequest => "bad_request",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a session ended. Sent to the client and written to the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    LoggedOut,
+    IdleTimeout,
+    AbsoluteTimeout,
+    ReuseDetected,
+    WrongDevice,
+    RevokedByUser,
+    PasswordChanged,
+    AdminRevoked,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 8] = [
+        Self::LoggedOut,
+        Self::IdleTimeout,
+        Self::AbsoluteTimeout,
+        Self::ReuseDetected,
+        Self::WrongDevice,
+        Self::RevokedByUser,
+        Self::PasswordChanged,
+        Self::AdminRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoggedOut => "logged_out",
+            Self::IdleTimeout => "idle_timeout",
+            Self::AbsoluteTimeout => "absolute_timeout",
+            Self::ReuseDetected => "reuse_detected",
+            Self::WrongDevice => "wrong_device",
+            Self::RevokedByUser => "revoked_by_user",
+            Self::PasswordChanged => "password_changed",
+            Self::AdminRevoked => "admin_revoked",
+        }
+    }
+
+    /// Parses the stored form; `None` for anything unknown.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// A sentence for the person whose session ended.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::LoggedOut => "You signed out.",
+            Self::IdleTimeout => "Your session ended after a period of inactivity.",
+            Self::AbsoluteTimeout => "Your session reached its maximum length.",
+            Self::ReuseDetected => {
+                "Your session was ended because a sign-in token was used twice."
+            }
+            Self::WrongDevice => "Your session was ended because it was used from another device.",
+            Self::RevokedByUser => "This session was signed out from another device.",
+            Self::PasswordChanged => "Your password was changed, so you were signed out.",
+            Self::AdminRevoked => "An administrator ended your session.",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_their_wire_names() {
+        for code in [ErrorCode::InvalidCredentials, ErrorCode::TokenExpired, ErrorCode::RefreshReused] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn end_reasons_round_trip_through_their_stored_form() {
+        for reason in EndReason::ALL {
+            assert_eq!(EndReason::parse(reason.as_str()), Some(reason));
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+        assert_eq!(EndReason::parse("nope"), None);
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let login = LoginRequest {
+            username: "alice".into(),
+            password: "hunter2".into(),
+            remember_me: false,
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let change = ChangePasswordRequest {
+            current_password: "old-secret".into(),
+            new_password: "new-secret".into(),
+        };
+        assert!(!format!("{change:?}").contains("secret"));
+    }
+
+    #[test]
+    fn error_body_omits_absent_reason() {
+        let body = ErrorBody {
+            error: ErrorCode::TokenInvalid,
+            message: "bad".into(),
+            reason: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":"token_invalid","message":"bad"}"#
+        );
+    }
+}

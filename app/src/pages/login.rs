@@ -1,0 +1,156 @@
+//! `/login`: username, password, "Remember me"; returns the user to `next` afterwards.
+
+use api::{ErrorCode, LoginRequest};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::ApiError;
+use crate::navigation::safe_next;
+use crate::session::{AuthStatus, use_auth};
+use crate::token::use_tokens;
+
+#[component]
+pub fn Login() -> impl IntoView {
+    let auth = use_auth();
+    let tokens = use_tokens();
+    let query = use_query_map();
+    let navigate = use_navigate();
+
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let remember_me = RwSignal::new(false);
+    let submitting = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    // Signed in (just now, or already when arriving here): go where the user was going.
+    Effect::new(move |_| {
+        if auth.status.get() == AuthStatus::SignedIn {
+            let next = query.with_untracked(|q| safe_next(q.get_str("next")).to_owned());
+            navigate(
+                &next,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if submitting.get_untracked() {
+            return;
+        }
+        submitting.set(true);
+        error.set(None);
+        let request = LoginRequest {
+            username: username.get_untracked().trim().to_owned(),
+            password: password.get_untracked(),
+            remember_me: remember_me.get_untracked(),
+        };
+        let tokens = tokens.clone();
+        spawn_local(async move {
+            let result = tokens.login(&request).await;
+            // The password has done its job; do not keep it in memory any longer.
+            password.try_set(String::new());
+            if let Err(err) = result {
+                error.try_set(Some(login_error_message(&err)));
+            }
+            submitting.try_set(false);
+        });
+    };
+
+    view! {
+        <section class="card narrow" aria-labelledby="login-title">
+            <h1 id="login-title">"Sign in"</h1>
+            {move || {
+                auth.notice
+                    .get()
+                    .map(|notice| {
+                        view! {
+                            <p class="notice" role="status" data-testid="notice">
+                                {notice}
+                            </p>
+                        }
+                    })
+            }}
+            <form class="stack" on:submit=on_submit>
+                <div class="field">
+                    <label for="username">"Username"</label>
+                    <input
+                        id="username"
+                        name="username"
+                        type="text"
+                        autocomplete="username"
+                        autocapitalize="none"
+                        spellcheck="false"
+                        required
+                        bind:value=username
+                    />
+                </div>
+                <div class="field">
+                    <label for="password">"Password"</label>
+                    <input
+                        id="password"
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        required
+                        bind:value=password
+                    />
+                </div>
+                <div class="field checkbox">
+                    <input id="remember-me" name="remember_me" type="checkbox" bind:checked=remember_me />
+                    <label for="remember-me">"Remember me"</label>
+                </div>
+                {move || {
+                    error
+                        .get()
+                        .map(|message| {
+                            view! {
+                                <p class="error" role="alert" data-testid="login-error">
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
+                <button
+                    type="submit"
+                    class="primary"
+                    disabled=move || submitting.get()
+                    aria-busy=move || submitting.get().to_string()
+                >
+                    "Sign in"
+                </button>
+            </form>
+        </section>
+    }
+}
+
+/// A sentence for a failed sign-in; never echoes what the user typed.
+fn login_error_message(err: &ApiError) -> String {
+    match err {
+        ApiError::Http {
+            code: ErrorCode::InvalidCredentials,
+            ..
+        } => "Wrong username or password.".into(),
+        ApiError::Http {
+            code: ErrorCode::RateLimited,
+            retry_after,
+            ..
+        } => match retry_after {
+            Some(secs) => {
+                format!("Too many sign-in attempts. Please try again in {secs} seconds.")
+            }
+            None => "Too many sign-in attempts. Please try again in a moment.".into(),
+        },
+        ApiError::Http { status, .. } if *status >= 500 => {
+            "The server could not sign you in right now. Please try again.".into()
+        }
+        ApiError::Http { message, .. } if !message.is_empty() => message.clone(),
+        other => other.to_string(),
+    }
+}

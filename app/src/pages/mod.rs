@@ -1,0 +1,5 @@
+//! One module per route.
+
+pub mod dashboard;
+pub mod login;
+pub mod not_found;

@@ -1,0 +1,17 @@
+//! Fallback for unknown paths.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="not-found-title">
+            <h1 id="not-found-title">"Page not found"</h1>
+            <p>"There is nothing at this address."</p>
+            <p>
+                <A href="/">"Go to the dashboard"</A>
+            </p>
+        </section>
+    }
+}

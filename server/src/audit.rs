@@ -1,0 +1,57 @@
+//! Audit event names, and the admin route that lists recent events.
+//! Events carry user, session, IP, User-Agent and a short detail; never a password or
+//! a token.
+
+use api::{AuditEvent, EndReason};
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    routing::get,
+};
+use serde::Deserialize;
+
+use crate::{
+    AppState,
+    auth::{Admin, RequireRole},
+    error::Result,
+};
+
+pub const LOGIN_SUCCEEDED: &str = "login_succeeded";
+pub const LOGIN_FAILED: &str = "login_failed";
+pub const REFRESH: &str = "refresh";
+pub const PASSWORD_CHANGED: &str = "password_changed";
+pub const RATE_LIMITED: &str = "rate_limited";
+pub const SESSION_UA_CHANGED: &str = "session_user_agent_changed";
+pub const SESSION_IP_CHANGED: &str = "session_ip_changed";
+
+/// The event written when a session ends for `reason`.
+pub fn event_for(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::LoggedOut => "logout",
+        EndReason::IdleTimeout => "session_idle_timeout",
+        EndReason::AbsoluteTimeout => "session_absolute_timeout",
+        EndReason::ReuseDetected => "refresh_reuse_detected",
+        EndReason::WrongDevice => "refresh_wrong_device",
+        EndReason::RevokedByUser => "session_revoked",
+        EndReason::PasswordChanged => "session_ended_password_changed",
+        EndReason::AdminRevoked => "session_revoked_by_admin",
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/admin/audit", get(recent))
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    limit: Option<i64>,
+}
+
+/// `GET /api/admin/audit?limit=N`: newest first, role `admin` only.
+async fn recent(
+    State(state): State<AppState>,
+    _admin: RequireRole<Admin>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<AuditEvent>>> {
+    Ok(Json(state.audit_log(page.limit.unwrap_or(100)).await?))
+}

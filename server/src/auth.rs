@@ -1,0 +1,108 @@
+//! Login, refresh and logout: the routes that hand out and take back tokens, and the
+//! refresh cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`).
+
+use api::{AUTH_PATH, LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::post,
+};
+use tower_cookies::{
+    Cookie, Cookies,
+    cookie::{SameSite, time::Duration},
+};
+
+pub use crate::extract::{Admin, RequireRole, Role, bearer};
+use crate::{
+    AppState,
+    engine::{Client, Issued},
+    error::{AppJson, Error, Result},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+}
+
+fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((REFRESH_COOKIE, value))
+        .http_only(true)
+        .secure(state.config.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path(AUTH_PATH)
+        .build()
+}
+
+/// Puts the refresh token in the cookie and answers with the access token.
+fn respond(state: &AppState, cookies: &Cookies, issued: Issued) -> Json<TokenResponse> {
+    let mut cookie = refresh_cookie(state, issued.refresh_token);
+    if let Some(age) = issued.cookie_max_age {
+        cookie.set_max_age(Duration::seconds(age));
+    }
+    cookies.add(cookie);
+    Json(issued.body)
+}
+
+pub(crate) fn clear_cookie(state: &AppState, cookies: &Cookies) {
+    cookies.remove(refresh_cookie(state, String::new()));
+}
+
+pub(crate) fn cookie_value(cookies: &Cookies) -> Option<String> {
+    cookies.get(REFRESH_COOKIE).map(|c| c.value().to_owned())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    cookies: Cookies,
+    AppJson(req): AppJson<LoginRequest>,
+) -> Result<impl IntoResponse> {
+    let issued = state.login(req, &client).await?;
+    Ok(respond(&state, &cookies, issued))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    cookies: Cookies,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse> {
+    if !headers.contains_key(REQUESTED_WITH_HEADER) {
+        return Err(Error::BadRequest(format!(
+            "A refresh must carry the {REQUESTED_WITH_HEADER} header."
+        )));
+    }
+    let token = cookie_value(&cookies);
+    match state.refresh(token.as_deref(), &client).await {
+        Ok(issued) => Ok(respond(&state, &cookies, issued)),
+        Err(e) => {
+            // A cookie that can never work again is dropped, so the browser stops sending it.
+            if matches!(e.status(), StatusCode::UNAUTHORIZED) && token.is_some() {
+                clear_cookie(&state, &cookies);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    cookies: Cookies,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    // An expired or revoked bearer token does not stop a logout.
+    let bearer = match bearer(&headers) {
+        Some(token) => state.authenticate(token).await.ok(),
+        None => None,
+    };
+    state
+        .logout(cookie_value(&cookies).as_deref(), bearer.as_ref(), &client)
+        .await?;
+    clear_cookie(&state, &cookies);
+    Ok(StatusCode::NO_CONTENT)
+}

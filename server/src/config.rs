@@ -1,0 +1,191 @@
+//! Command line and environment: one `clap` struct, `env` on every flag.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// JWT refresh done right: session server.
+#[derive(Debug, Parser)]
+#[command(name = "server", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Database URL: `sqlite://path?mode=rwc` (embedded, one instance) or
+    /// `postgres://...` (several instances sharing the load).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/server.db?mode=rwc",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the built SPA (the default).
+    Serve(Config),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        /// Login name (letters, digits, `.`, `_`, `-`; 1 to 64 characters).
+        username: String,
+        /// Role to grant; repeat for several (`--role admin --role user`).
+        #[arg(long = "role", default_value = "user")]
+        roles: Vec<String>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; older public keys stay published in the JWKS.
+    Rotate,
+}
+
+/// What to do when a refresh comes from another User-Agent than the session's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BindingPolicy {
+    /// Write an audit event and carry on.
+    Log,
+    /// End the session as `wrong_device`.
+    Revoke,
+}
+
+/// Settings of the session engine and the HTTP server.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Directory of the built SPA (Trunk's `dist/`); unknown paths fall back to its
+    /// `index.html` so client routes survive a reload.
+    #[arg(long, env = "STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Lifetime of an access token (`15m`, `3s`, ...).
+    #[arg(long, env = "ACCESS_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_ttl: Duration,
+
+    /// How long a rotated refresh token still yields its successor (a lost response,
+    /// a second tab) before presenting it counts as reuse.
+    #[arg(long, env = "REFRESH_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_grace: Duration,
+
+    /// A session ends when it has not been refreshed for this long.
+    #[arg(long, env = "IDLE_TTL", default_value = "30m", value_parser = parse_duration)]
+    pub idle_ttl: Duration,
+
+    /// Absolute lifetime of a session signed in with "Remember me".
+    #[arg(long, env = "ABSOLUTE_TTL", default_value = "30days", value_parser = parse_duration)]
+    pub absolute_ttl: Duration,
+
+    /// Absolute lifetime of a session without "Remember me" (its cookie dies with the browser).
+    #[arg(long, env = "ABSOLUTE_TTL_SHORT", default_value = "12h", value_parser = parse_duration)]
+    pub absolute_ttl_short: Duration,
+
+    /// Clock skew tolerated when checking `exp` and `nbf`.
+    #[arg(long, env = "LEEWAY", default_value = "0s", value_parser = parse_any_duration)]
+    pub leeway: Duration,
+
+    /// `iss` of issued tokens, and the only one accepted.
+    #[arg(long, env = "ISSUER", default_value = "jwt-refresh")]
+    pub issuer: String,
+
+    /// `aud` of issued tokens, and the only one accepted.
+    #[arg(long, env = "AUDIENCE", default_value = "jwt-refresh-app")]
+    pub audience: String,
+
+    /// Mark the refresh cookie `Secure`. Browsers accept Secure cookies on
+    /// `http://127.0.0.1` and `http://localhost`; turn off only for other plain-HTTP hosts.
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// Policy for a refresh from a User-Agent other than the session's.
+    #[arg(long, env = "UA_POLICY", value_enum, default_value_t = BindingPolicy::Log)]
+    pub ua_policy: BindingPolicy,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
+    pub body_limit: usize,
+}
+
+impl Config {
+    /// The documented defaults (and whatever the environment sets, as for the binary):
+    /// a base for tests and embedders to adjust.
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        Only::parse_from(["server"]).config
+    }
+}
+
+fn parse_any_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (try `15m`, `3s`, `12h`)"))
+}
+
+/// Lifetimes: whole seconds, at least one, since every time rule counts in seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_human_units_and_reject_nonsense() {
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_any_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").unwrap_err().contains("15m"));
+    }
+
+    #[test]
+    fn no_subcommand_means_serve() {
+        let cli = Cli::try_parse_from(["server", "--access-ttl", "3s"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.access_ttl, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn user_add_requires_password_from_stdin() {
+        assert!(Cli::try_parse_from(["server", "user", "add", "carol"]).is_err());
+        let cli =
+            Cli::try_parse_from(["server", "user", "add", "carol", "--role", "admin", "--password-stdin"])
+                .unwrap();
+        match cli.command {
+            Some(Command::User(UserCommand::Add { username, roles, .. })) => {
+                assert_eq!(username, "carol");
+                assert_eq!(roles, ["admin"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

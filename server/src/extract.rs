@@ -1,0 +1,94 @@
+//! Extractors that guard routes: [`AuthUser`] (a valid, not logged-out access token),
+//! [`RequireRole`] (and a role), and [`Client`] (IP and User-Agent).
+//!
+//! An invalid token is an error, never "anonymous": a route that takes `AuthUser`
+//! cannot run without one.
+
+use std::{marker::PhantomData, net::SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, header, request::Parts},
+};
+
+use crate::{
+    AppState,
+    engine::{AuthUser, Client},
+    error::Error,
+};
+
+/// The bearer token of a request, if it has a well-formed `Authorization` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let token = bearer(&parts.headers).ok_or(Error::TokenInvalid)?;
+        let user = state.authenticate(token).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// A role name, for [`RequireRole`].
+pub trait Role: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+/// The `admin` role.
+#[derive(Debug)]
+pub struct Admin;
+
+impl Role for Admin {
+    const NAME: &'static str = "admin";
+}
+
+/// An [`AuthUser`] who has role `R`; 403 `forbidden` otherwise.
+///
+/// ```ignore
+/// async fn audit(_: RequireRole<Admin>) -> &'static str { "for admins" }
+/// ```
+#[derive(Debug)]
+pub struct RequireRole<R: Role>(pub AuthUser, PhantomData<R>);
+
+impl<R: Role> FromRequestParts<AppState> for RequireRole<R> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.has_role(R::NAME) {
+            Ok(Self(user, PhantomData))
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown")
+            .chars()
+            .take(512)
+            .collect();
+        Ok(Client { ip, user_agent })
+    }
+}

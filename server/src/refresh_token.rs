@@ -1,0 +1,71 @@
+//! Opaque refresh tokens: 256 random bits, base64url, stored only as a SHA-256 hash.
+//!
+//! A successor is derived from the token it replaces with a server-side HMAC key
+//! instead of drawn at random. Anyone presenting the old token within the grace period
+//! therefore gets the *same* successor back without the server ever storing a raw token,
+//! and without the key nobody can compute a successor from a stolen token.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// A fresh random token, as sent in the cookie.
+pub fn generate() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores and looks up: hex SHA-256 of the token.
+pub fn hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The token that replaces `token` on rotation.
+pub fn successor(key: &[u8], token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Cheap shape check before touching the database: 43 base64url characters.
+pub fn looks_valid(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bits_of_base64url_and_unique() {
+        let (a, b) = (generate(), generate());
+        assert!(looks_valid(&a) && looks_valid(&b));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn successor_is_stable_per_key_and_token() {
+        let token = generate();
+        let next = successor(b"key one", &token);
+        assert_eq!(next, successor(b"key one", &token));
+        assert_ne!(next, successor(b"key two", &token));
+        assert_ne!(next, token);
+        assert!(looks_valid(&next));
+    }
+
+    #[test]
+    fn hash_is_hex_sha256_and_differs_from_token() {
+        let token = generate();
+        let h = hash(&token);
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, token);
+        assert!(!looks_valid("short"));
+        assert!(!looks_valid(&"=".repeat(43)));
+    }
+}

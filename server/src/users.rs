@@ -1,0 +1,29 @@
+//! The signed-in user (`GET /api/me`) and the demo users of a new database.
+
+use api::User;
+use axum::{Json, Router, extract::State, routing::get};
+
+use crate::{AppState, engine::AuthUser, error::Result, refresh_token};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/me", get(me))
+}
+
+async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<User>> {
+    Ok(Json(state.user(&user).await?))
+}
+
+/// On a database without users, creates `alice` (admin) and `bob` (user) with random
+/// passwords and returns `(username, password)` so `serve` can print them once.
+pub async fn ensure_demo_users(state: &AppState) -> Result<Vec<(String, String)>> {
+    if state.store.count_users().await? > 0 {
+        return Ok(Vec::new());
+    }
+    let mut created = Vec::new();
+    for (name, role) in [("alice", "admin"), ("bob", "user")] {
+        let password = refresh_token::generate()[..16].to_owned();
+        state.create_user(name, &password, &[role.to_owned()]).await?;
+        created.push((name.to_owned(), password));
+    }
+    Ok(created)
+}

@@ -1,0 +1,170 @@
+//! A real server on a random port, a fresh SQLite file per test, and a clock the test
+//! moves. Set `TEST_LOG=1` to see the server's logs.
+
+#![allow(dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use api::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
+use reqwest::{Response, StatusCode, header};
+use server::{AppState, Engine, clock::ManualClock, config::Config, store::Store};
+
+pub const ALICE: (&str, &str) = ("alice", "alice-password");
+pub const BOB: (&str, &str) = ("bob", "bob-password");
+pub const UA: &str = "integration-test/1.0";
+
+pub struct TestApp {
+    pub url: String,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub http: reqwest::Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("server=debug").try_init();
+    }
+    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        let file = std::env::temp_dir().join(format!("jwt-refresh-test-{}.db", server::refresh_token::generate()));
+        format!("sqlite://{}?mode=rwc", file.display())
+    });
+    let mut config = Config::defaults();
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    config.static_dir = std::env::temp_dir().join("jwt-refresh-no-spa");
+    adjust(&mut config);
+    let clock = ManualClock::new();
+    let store = Store::connect(&url).await.expect("database");
+    let state: AppState = Arc::new(Engine::new(config, store, Arc::new(clock.clone())).await.expect("engine"));
+    state.create_user(ALICE.0, ALICE.1, &["admin".into()]).await.unwrap();
+    state.create_user(BOB.0, BOB.1, &["user".into()]).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::serve(state.clone(), listener));
+    let http = reqwest::Client::builder().user_agent(UA).build().unwrap();
+    TestApp { url, clock, state, http }
+}
+
+/// A signed-in client: the access token and the refresh cookie's value.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub tokens: TokenResponse,
+    pub cookie: String,
+    pub set_cookie: String,
+}
+
+/// The `refresh_token` Set-Cookie header of a response, whole.
+pub fn set_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{REFRESH_COOKIE}=")))
+        .map(str::to_owned)
+}
+
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap()
+}
+
+pub async fn error_of(response: Response) -> (StatusCode, ErrorBody) {
+    let status = response.status();
+    (status, response.json().await.expect("an error body"))
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> i64 {
+        use server::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    pub async fn post_login(&self, user: (&str, &str), remember_me: bool) -> Response {
+        self.http
+            .post(format!("{}/api/auth/login", self.url))
+            .json(&serde_json::json!({"username": user.0, "password": user.1, "remember_me": remember_me}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, user: (&str, &str)) -> Login {
+        self.login_with(user, false).await
+    }
+
+    pub async fn login_with(&self, user: (&str, &str), remember_me: bool) -> Login {
+        let response = self.post_login(user, remember_me).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let set_cookie = set_cookie(&response).expect("a refresh cookie");
+        Login {
+            cookie: cookie_value(&set_cookie),
+            set_cookie,
+            tokens: response.json().await.unwrap(),
+        }
+    }
+
+    pub async fn post_refresh(&self, cookie: &str) -> Response {
+        self.http
+            .post(format!("{}/api/auth/refresh", self.url))
+            .header(header::COOKIE, format!("{REFRESH_COOKIE}={cookie}"))
+            .header("X-Requested-With", "fetch")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Refreshes and expects success.
+    pub async fn refresh(&self, cookie: &str) -> Login {
+        let response = self.post_refresh(cookie).await;
+        assert_eq!(response.status(), StatusCode::OK, "refresh failed");
+        let set_cookie = set_cookie(&response).expect("a rotated cookie");
+        Login {
+            cookie: cookie_value(&set_cookie),
+            set_cookie,
+            tokens: response.json().await.unwrap(),
+        }
+    }
+
+    /// Refreshes and expects a 401 with `code`.
+    pub async fn refresh_fails(&self, cookie: &str, code: ErrorCode) -> ErrorBody {
+        let (status, body) = error_of(self.post_refresh(cookie).await).await;
+        assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, code), "{body:?}");
+        body
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn logout(&self, login: &Login) -> Response {
+        self.http
+            .post(format!("{}/api/auth/logout", self.url))
+            .bearer_auth(&login.tokens.access_token)
+            .header(header::COOKIE, format!("{REFRESH_COOKIE}={}", login.cookie))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn audit_events(&self) -> Vec<String> {
+        let rows = self.state.audit_log(1000).await.unwrap();
+        rows.into_iter().map(|e| e.event).collect()
+    }
+}

@@ -1,0 +1,64 @@
+use api::ErrorCode;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key_by_kid() {
+    let app = spawn_app().await;
+    let jwks: serde_json::Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "OKP");
+    assert_eq!(keys[0]["crv"], "Ed25519");
+    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["kid"], app.state.keys.signing_kid());
+    assert!(keys[0].get("d").is_none(), "the private part must never be published");
+}
+
+#[tokio::test]
+async fn after_key_rotation_old_tokens_stay_valid_and_new_ones_use_the_new_key() {
+    let app = spawn_app().await;
+    let before = app.login(ALICE).await;
+    let new_kid = server::keys::add_key(&app.state.store, app.clock_now() + 1).await.unwrap();
+    app.state.keys.reload(&app.state.store).await.unwrap();
+    let after = app.login(ALICE).await;
+    let kid_of = |token: &str| {
+        use base64::Engine;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(kid_of(&before.tokens.access_token), new_kid);
+    assert_eq!(kid_of(&after.tokens.access_token), new_kid);
+    for token in [&before.tokens.access_token, &after.tokens.access_token] {
+        assert_eq!(app.get("/api/me", token).await.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_token_from_another_server_is_rejected() {
+    let ours = spawn_app().await;
+    let theirs = spawn_app().await;
+    let foreign = theirs.login(ALICE).await;
+    let (status, body) = error_of(ours.get("/api/me", &foreign.tokens.access_token).await).await;
+    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid));
+}
+
+#[tokio::test]
+async fn signing_keys_survive_a_restart() {
+    let file = std::env::temp_dir().join(format!("jwt-refresh-restart-{}.db", server::refresh_token::generate()));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let kid = |url: String| async move {
+        let store = server::store::Store::connect(&url).await.unwrap();
+        server::keys::Keys::load(&store, 0).await.unwrap().signing_kid()
+    };
+    assert_eq!(kid(url.clone()).await, kid(url).await);
+}
