@@ -123,6 +123,22 @@ pub struct Config {
     #[arg(long, env = "UA_POLICY", value_enum, default_value_t = BindingPolicy::Log)]
     pub ua_policy: BindingPolicy,
 
+    /// Login attempts per minute from one IP address.
+    #[arg(long, env = "LOGIN_PER_IP", default_value_t = 30)]
+    pub login_per_ip: u32,
+
+    /// Login attempts per minute for one username (slows password guessing).
+    #[arg(long, env = "LOGIN_PER_USER", default_value_t = 10)]
+    pub login_per_user: u32,
+
+    /// Refreshes per minute from one IP address (many users may share one).
+    #[arg(long, env = "REFRESH_PER_IP", default_value_t = 600)]
+    pub refresh_per_ip: u32,
+
+    /// Refreshes per minute of one session (a storm from a broken client).
+    #[arg(long, env = "REFRESH_PER_SESSION", default_value_t = 60)]
+    pub refresh_per_session: u32,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,

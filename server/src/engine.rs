@@ -15,7 +15,9 @@ use crate::{
     config::{BindingPolicy, Config},
     error::{Error, Result},
     keys::{Keys, Verified},
-    password, refresh_token,
+    password,
+    rate_limit::{Limit, Limits},
+    refresh_token,
     store::{NewAuditEvent, RefreshRow, Rotation, SessionRow, Store, UserRow},
 };
 
@@ -59,6 +61,7 @@ pub struct Engine {
     pub store: Store,
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
+    pub limits: Limits,
     refresh_key: Vec<u8>,
     /// Verified against for unknown usernames, so timing does not tell who exists.
     dummy_hash: String,
@@ -126,6 +129,7 @@ impl Engine {
             .into_bytes();
         let dummy_hash = password::hash(refresh_token::generate()).await?;
         Ok(Self {
+            limits: Limits::new(&config),
             config,
             store,
             keys,
@@ -176,7 +180,25 @@ impl Engine {
 
     // --- login, refresh, logout ---
 
+    /// Takes one request from `limit`'s bucket for `key`; a refusal is audited.
+    async fn limit(&self, limit: Limit, key: &str, client: &Client) -> Result<()> {
+        let Err((limit, error)) = self.limits.take(limit, key) else {
+            return Ok(());
+        };
+        self.audit(NewAuditEvent {
+            event: audit::RATE_LIMITED,
+            ip: Some(&client.ip),
+            user_agent: Some(&client.user_agent),
+            detail: Some(limit.as_str()),
+            ..Default::default()
+        })
+        .await;
+        Err(error)
+    }
+
     pub async fn login(&self, req: LoginRequest, client: &Client) -> Result<Issued> {
+        self.limit(Limit::LoginPerIp, &client.ip, client).await?;
+        self.limit(Limit::LoginPerUser, &req.username.to_lowercase(), client).await?;
         let user = self.store.user_by_name(&req.username).await?;
         let hash = user.as_ref().map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
         let matches = password::verify(req.password, hash).await?;
@@ -250,7 +272,9 @@ impl Engine {
             body: TokenResponse {
                 access_token,
                 token_type: "Bearer".into(),
-                expires_in: (expires_at - now).max(0) as u64,
+                // `exp` has whole seconds and `now` is rounded down, so the token may
+                // have up to a second less than `exp - now`: report what it surely has.
+                expires_in: (expires_at - now - 1).max(0) as u64,
                 expires_at,
                 session: session_info(session),
                 user: user_view(user),
@@ -314,7 +338,9 @@ impl Engine {
 
     /// Rotates the refresh token: see DESIGN.md, "Tokens".
     pub async fn refresh(&self, token: Option<&str>, client: &Client) -> Result<Issued> {
+        self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
         let (mut row, mut session) = self.lookup(token).await?;
+        self.limit(Limit::RefreshPerSession, &session.id, client).await?;
         let token = token.unwrap_or_default();
         self.ensure_live(&session, client).await?;
         let user = self.store.user_by_id(&session.user_id).await?.ok_or(Error::RefreshInvalid)?;
@@ -539,18 +565,6 @@ impl Engine {
                 detail: r.detail,
             })
             .collect())
-    }
-
-    /// Records a rate-limit hit.
-    pub async fn audit_rate_limited(&self, route: &str, client: &Client) {
-        self.audit(NewAuditEvent {
-            event: audit::RATE_LIMITED,
-            ip: Some(&client.ip),
-            user_agent: Some(&client.user_agent),
-            detail: Some(route),
-            ..Default::default()
-        })
-        .await;
     }
 }
 

@@ -46,6 +46,7 @@ pub mod error;
 mod extract;
 pub mod keys;
 pub mod password;
+pub mod rate_limit;
 pub mod refresh_token;
 pub mod sessions;
 pub mod spa;
@@ -121,6 +122,7 @@ async fn housekeeping(state: AppState) {
             Ok(n) => tracing::info!(rows = n, "pruned expired rows"),
             Err(e) => tracing::warn!(error = ?e, "pruning failed"),
         }
+        state.limits.shrink();
         if let Err(e) = state.keys.reload(&state.store).await {
             tracing::warn!(error = ?e, "reloading keys failed");
         }

@@ -12,7 +12,8 @@ async fn login_sets_a_locked_down_refresh_cookie_and_returns_a_token_body() {
         assert!(attrs.contains(&expected), "{expected} missing from {}", login.set_cookie);
     }
     assert_eq!(login.tokens.token_type, "Bearer");
-    assert_eq!(login.tokens.expires_in, 15 * 60);
+    // Whole seconds the token surely has left (`exp` is rounded to seconds).
+    assert_eq!(login.tokens.expires_in, 15 * 60 - 1);
     assert_eq!(login.tokens.user.username, "alice");
     assert_eq!(login.tokens.user.roles, ["admin"]);
     assert!(login.tokens.session.idle_expires_at > app.clock_now());
@@ -82,7 +83,7 @@ async fn me_needs_a_valid_bearer_token() {
 async fn an_expired_access_token_says_so_and_a_refresh_fixes_it() {
     let app = spawn_app_with(|c| c.access_ttl = std::time::Duration::from_secs(3)).await;
     let login = app.login(BOB).await;
-    assert_eq!(login.tokens.expires_in, 3);
+    assert_eq!(login.tokens.expires_in, 2);
     app.advance(4);
     let (status, body) = error_of(app.get("/api/me", &login.tokens.access_token).await).await;
     assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired));
@@ -98,4 +99,31 @@ async fn unknown_api_paths_are_json_404s_and_health_answers() {
     let health = app.http.get(format!("{}/healthz", app.url)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert!(health.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
+
+#[tokio::test]
+async fn too_many_logins_get_429_with_retry_after_and_are_audited() {
+    let app = spawn_app_with(|c| c.login_per_user = 3).await;
+    for _ in 0..3 {
+        assert_eq!(app.post_login(("bob", "wrong-password"), false).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits: the limit is on attempts, not failures.
+    let response = app.post_login(BOB, false).await;
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    let (status, body) = error_of(response).await;
+    assert_eq!((status, body.error), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
+    // Another user is not locked out by bob's attacker.
+    app.login(ALICE).await;
+    assert!(app.audit_events().await.contains(&"rate_limited".to_owned()));
+}
+
+#[tokio::test]
+async fn a_refresh_storm_from_one_session_gets_429() {
+    let app = spawn_app_with(|c| c.refresh_per_session = 2).await;
+    let login = app.login(BOB).await;
+    let next = app.refresh(&login.cookie).await;
+    let next = app.refresh(&next.cookie).await;
+    let (status, body) = error_of(app.post_refresh(&next.cookie).await).await;
+    assert_eq!((status, body.error), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Starts the server for the browser tests: a fresh SQLite database with two known
+# users, access tokens that live 3 s (so refreshes happen within a test), the built SPA.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+server="$root/target/debug/server"
+db="$(mktemp -d)/e2e.db"
+export DATABASE_URL="sqlite://$db?mode=rwc"
+printf 'alice-password' | "$server" user add alice --role admin --password-stdin
+printf 'bob-password' | "$server" user add bob --role user --password-stdin
+ACCESS_TTL="${ACCESS_TTL:-3s}" STATIC_DIR="$root/dist" ADDR="127.0.0.1:${PORT:-3100}" exec "$server" serve
