@@ -1,7 +1,7 @@
 //! Login, refresh and logout: the routes that hand out and take back tokens, and the
 //! refresh cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`).
 
-use api::{AUTH_PATH, LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
+use api::{LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
 use axum::{
     Json, Router,
     extract::State,
@@ -33,17 +33,22 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .http_only(true)
         .secure(state.config.cookie_secure)
         .same_site(SameSite::Strict)
-        .path(AUTH_PATH)
+        .path(state.config.cookie_path())
         .build()
 }
 
-/// Puts the refresh token in the cookie and answers with the access token.
-fn respond(state: &AppState, cookies: &Cookies, issued: Issued) -> Json<TokenResponse> {
-    let mut cookie = refresh_cookie(state, issued.refresh_token);
+/// Puts the refresh token of `issued` in the cookie.
+pub(crate) fn set_cookie(state: &AppState, cookies: &Cookies, issued: &Issued) {
+    let mut cookie = refresh_cookie(state, issued.refresh_token.clone());
     if let Some(age) = issued.cookie_max_age {
         cookie.set_max_age(Duration::seconds(age));
     }
     cookies.add(cookie);
+}
+
+/// Puts the refresh token in the cookie and answers with the access token.
+fn respond(state: &AppState, cookies: &Cookies, issued: Issued) -> Json<TokenResponse> {
+    set_cookie(state, cookies, &issued);
     Json(issued.body)
 }
 

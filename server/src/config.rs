@@ -139,12 +139,24 @@ pub struct Config {
     #[arg(long, env = "REFRESH_PER_SESSION", default_value_t = 60)]
     pub refresh_per_session: u32,
 
+    /// Backend-managed refresh: on a bearer route, an expired access token plus a valid
+    /// refresh cookie is rotated in the server, and the new access token comes back in
+    /// the `X-Access-Token` response header. The cookie's path widens to `/api` for it.
+    #[arg(long, env = "BACKEND_REFRESH", default_value_t = false, action = clap::ArgAction::Set)]
+    pub backend_refresh: bool,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,
 }
 
 impl Config {
+    /// Where the browser sends the refresh cookie: only the auth routes, unless the
+    /// server refreshes on any API route (backend-managed mode).
+    pub fn cookie_path(&self) -> &'static str {
+        if self.backend_refresh { "/api" } else { api::AUTH_PATH }
+    }
+
     /// The documented defaults (and whatever the environment sets, as for the binary):
     /// a base for tests and embedders to adjust.
     pub fn defaults() -> Self {

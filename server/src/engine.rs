@@ -338,8 +338,21 @@ impl Engine {
 
     /// Rotates the refresh token: see DESIGN.md, "Tokens".
     pub async fn refresh(&self, token: Option<&str>, client: &Client) -> Result<Issued> {
+        self.rotate(token, None, client).await
+    }
+
+    /// Backend-managed mode: rotates only if the cookie belongs to session `sid`, the
+    /// session of the expired access token that came with it.
+    pub async fn refresh_session(&self, token: Option<&str>, sid: &str, client: &Client) -> Result<Issued> {
+        self.rotate(token, Some(sid), client).await
+    }
+
+    async fn rotate(&self, token: Option<&str>, expected_sid: Option<&str>, client: &Client) -> Result<Issued> {
         self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
         let (mut row, mut session) = self.lookup(token).await?;
+        if expected_sid.is_some_and(|sid| sid != session.id) {
+            return Err(Error::TokenInvalid);
+        }
         self.limit(Limit::RefreshPerSession, &session.id, client).await?;
         let token = token.unwrap_or_default();
         self.ensure_live(&session, client).await?;

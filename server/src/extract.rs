@@ -31,8 +31,13 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
-        let token = bearer(&parts.headers).ok_or(Error::TokenInvalid)?;
-        let user = state.authenticate(token).await?;
+        let token = bearer(&parts.headers).ok_or(Error::TokenInvalid)?.to_owned();
+        let user = match state.authenticate(&token).await {
+            Err(Error::TokenExpired) if state.config.backend_refresh => {
+                crate::backend_refresh::renew(parts, state, &token).await?
+            }
+            other => other?,
+        };
         parts.extensions.insert(user.clone());
         Ok(user)
     }

@@ -39,6 +39,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backend_refresh;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -71,7 +72,7 @@ pub type AppState = Arc<Engine>;
 
 /// The whole HTTP surface: API, JWKS, health check, and the SPA from `static_dir`.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .merge(auth::router())
         .merge(sessions::router())
         .merge(users::router())
@@ -80,9 +81,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         // Unknown API paths are JSON 404s, not the SPA's index.html.
         .route("/api/{*rest}", any(|| async { Error::NotFound }))
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .layer(CookieManagerLayer::new())
-        .with_state(state.clone());
+        .layer(DefaultBodyLimit::max(state.config.body_limit));
+    if state.config.backend_refresh {
+        api = api.layer(axum::middleware::from_fn(backend_refresh::attach));
+    }
+    let api = api.layer(CookieManagerLayer::new()).with_state(state.clone());
     let router = api
         .merge(spa::fallback(&state.config.static_dir))
         .layer(TraceLayer::new_for_http());

@@ -62,3 +62,57 @@ async fn signing_keys_survive_a_restart() {
     };
     assert_eq!(kid(url.clone()).await, kid(url).await);
 }
+
+#[tokio::test]
+async fn backend_managed_mode_rotates_an_expired_token_in_the_middleware() {
+    let app = spawn_app_with(|c| {
+        c.backend_refresh = true;
+        c.access_ttl = std::time::Duration::from_secs(3);
+    })
+    .await;
+    let login = app.login(BOB).await;
+    assert!(login.set_cookie.split(';').any(|a| a.trim() == "Path=/api"), "{}", login.set_cookie);
+    app.advance(5);
+    let me = |token: String, cookie: String| {
+        app.http
+            .get(format!("{}/api/me", app.url))
+            .bearer_auth(token)
+            .header(reqwest::header::COOKIE, format!("refresh_token={cookie}"))
+            .send()
+    };
+    let response = me(login.tokens.access_token.clone(), login.cookie.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let renewed = response.headers()["x-access-token"].to_str().unwrap().to_owned();
+    assert_eq!(response.headers()["x-access-token-expires-in"], "2");
+    let rotated = cookie_value(&set_cookie(&response).expect("a rotated cookie"));
+    assert_ne!(rotated, login.cookie);
+    // The new token works on its own; the old cookie is now a used one.
+    assert_eq!(app.get("/api/me", &renewed).await.status(), StatusCode::OK);
+
+    // Without the cookie an expired token is just expired.
+    app.advance(5);
+    let (status, body) = error_of(app.get("/api/me", &renewed).await).await;
+    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired));
+
+    // A cookie of another session does not renew someone else's token.
+    let other = app.login(BOB).await;
+    let (status, body) = error_of(me(renewed, other.cookie).await.unwrap()).await;
+    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid));
+}
+
+#[tokio::test]
+async fn client_managed_mode_never_refreshes_on_a_bearer_route() {
+    let app = spawn_app_with(|c| c.access_ttl = std::time::Duration::from_secs(3)).await;
+    let login = app.login(BOB).await;
+    app.advance(5);
+    let response = app
+        .http
+        .get(format!("{}/api/me", app.url))
+        .bearer_auth(&login.tokens.access_token)
+        .header(reqwest::header::COOKIE, format!("refresh_token={}", login.cookie))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("x-access-token").is_none());
+    assert_eq!(error_of(response).await.1.error, ErrorCode::TokenExpired);
+}
