@@ -261,9 +261,7 @@ impl EndReason {
             Self::LoggedOut => "You signed out.",
             Self::IdleTimeout => "Your session ended after a period of inactivity.",
             Self::AbsoluteTimeout => "Your session reached its maximum length.",
-            Self::ReuseDetected => {
-                "Your session was ended because a sign-in token was used twice."
-            }
+            Self::ReuseDetected => "Your session was ended because a sign-in token was used twice.",
             Self::WrongDevice => "Your session was ended because it was used from another device.",
             Self::RevokedByUser => "This session was signed out from another device.",
             Self::PasswordChanged => "Your password was changed, so you were signed out.",
@@ -284,7 +282,11 @@ mod tests {
 
     #[test]
     fn error_codes_serialize_as_their_wire_names() {
-        for code in [ErrorCode::InvalidCredentials, ErrorCode::TokenExpired, ErrorCode::RefreshReused] {
+        for code in [
+            ErrorCode::InvalidCredentials,
+            ErrorCode::TokenExpired,
+            ErrorCode::RefreshReused,
+        ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

@@ -46,9 +46,10 @@ pub async fn attach(mut request: Request, next: Next) -> Response {
 
 /// Rotates for an expired `token`; the caller has already seen it expire.
 pub async fn renew(parts: &mut Parts, state: &AppState, token: &str) -> Result<AuthUser> {
-    let expired = state
-        .keys
-        .verify_ignoring_expiry(token, &state.config.issuer, &state.config.audience)?;
+    let expired =
+        state
+            .keys
+            .verify_ignoring_expiry(token, &state.config.issuer, &state.config.audience)?;
     let (Some(cookies), Some(slot)) = (
         parts.extensions.get::<Cookies>().cloned(),
         parts.extensions.get::<Renewed>().cloned(),
@@ -64,6 +65,7 @@ pub async fn renew(parts: &mut Parts, state: &AppState, token: &str) -> Result<A
         .await?;
     set_cookie(state, &cookies, &issued);
     let user = state.authenticate(&issued.body.access_token).await?;
-    *slot.0.lock().expect("renewed slot") = Some((issued.body.access_token, issued.body.expires_in));
+    *slot.0.lock().expect("renewed slot") =
+        Some((issued.body.access_token, issued.body.expires_in));
     Ok(user)
 }

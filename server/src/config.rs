@@ -6,7 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// JWT refresh done right: session server.
 #[derive(Debug, Parser)]
-#[command(name = "server", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Database URL: `sqlite://path?mode=rwc` (embedded, one instance) or
     /// `postgres://...` (several instances sharing the load).
@@ -154,7 +159,11 @@ impl Config {
     /// Where the browser sends the refresh cookie: only the auth routes, unless the
     /// server refreshes on any API route (backend-managed mode).
     pub fn cookie_path(&self) -> &'static str {
-        if self.backend_refresh { "/api" } else { api::AUTH_PATH }
+        if self.backend_refresh {
+            "/api"
+        } else {
+            api::AUTH_PATH
+        }
     }
 
     /// The documented defaults (and whatever the environment sets, as for the binary):
@@ -205,11 +214,20 @@ mod tests {
     #[test]
     fn user_add_requires_password_from_stdin() {
         assert!(Cli::try_parse_from(["server", "user", "add", "carol"]).is_err());
-        let cli =
-            Cli::try_parse_from(["server", "user", "add", "carol", "--role", "admin", "--password-stdin"])
-                .unwrap();
+        let cli = Cli::try_parse_from([
+            "server",
+            "user",
+            "add",
+            "carol",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .unwrap();
         match cli.command {
-            Some(Command::User(UserCommand::Add { username, roles, .. })) => {
+            Some(Command::User(UserCommand::Add {
+                username, roles, ..
+            })) => {
                 assert_eq!(username, "carol");
                 assert_eq!(roles, ["admin"]);
             }

@@ -69,7 +69,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,7 +160,9 @@ impl Engine {
         check_username(username)?;
         password::check_strength(pass)?;
         if roles.is_empty() || roles.iter().any(|r| check_username(r).is_err()) {
-            return Err(Error::BadRequest("Roles are names like 'admin' or 'user'.".into()));
+            return Err(Error::BadRequest(
+                "Roles are names like 'admin' or 'user'.".into(),
+            ));
         }
         let row = UserRow {
             id: new_id(),
@@ -168,13 +172,19 @@ impl Engine {
             created_at: self.now(),
         };
         if !self.store.insert_user(&row).await? {
-            return Err(Error::BadRequest(format!("The username '{username}' is taken.")));
+            return Err(Error::BadRequest(format!(
+                "The username '{username}' is taken."
+            )));
         }
         Ok(user_view(&row))
     }
 
     pub async fn user(&self, auth: &AuthUser) -> Result<User> {
-        let user = self.store.user_by_id(&auth.user_id).await?.ok_or(Error::TokenInvalid)?;
+        let user = self
+            .store
+            .user_by_id(&auth.user_id)
+            .await?
+            .ok_or(Error::TokenInvalid)?;
         Ok(user_view(&user))
     }
 
@@ -198,9 +208,12 @@ impl Engine {
 
     pub async fn login(&self, req: LoginRequest, client: &Client) -> Result<Issued> {
         self.limit(Limit::LoginPerIp, &client.ip, client).await?;
-        self.limit(Limit::LoginPerUser, &req.username.to_lowercase(), client).await?;
+        self.limit(Limit::LoginPerUser, &req.username.to_lowercase(), client)
+            .await?;
         let user = self.store.user_by_name(&req.username).await?;
-        let hash = user.as_ref().map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
         let matches = password::verify(req.password, hash).await?;
         let Some(user) = user.filter(|_| matches) else {
             self.audit(NewAuditEvent {
@@ -235,7 +248,9 @@ impl Engine {
             end_reason: None,
         };
         let token = refresh_token::generate();
-        self.store.insert_session(&session, &refresh_token::hash(&token)).await?;
+        self.store
+            .insert_session(&session, &refresh_token::hash(&token))
+            .await?;
         self.audit(NewAuditEvent {
             event: audit::LOGIN_SUCCEEDED,
             user_id: Some(&user.id),
@@ -252,7 +267,13 @@ impl Engine {
     /// Builds the pair for `refresh` issued at `issued_at`. Deterministic in its inputs
     /// (the `jti` derives from the refresh token), so a re-issue within the grace period
     /// carries the same claims.
-    fn issue(&self, user: &UserRow, session: &SessionRow, refresh: String, issued_at: i64) -> Result<Issued> {
+    fn issue(
+        &self,
+        user: &UserRow,
+        session: &SessionRow,
+        refresh: String,
+        issued_at: i64,
+    ) -> Result<Issued> {
         let now = self.now();
         let roles = user.role_list();
         let claims = AccessClaims {
@@ -305,8 +326,17 @@ impl Engine {
         Ok(())
     }
 
-    async fn end_session(&self, session: &SessionRow, reason: EndReason, client: &Client) -> Result<()> {
-        if self.store.end_session(&session.id, reason.as_str(), self.now()).await? {
+    async fn end_session(
+        &self,
+        session: &SessionRow,
+        reason: EndReason,
+        client: &Client,
+    ) -> Result<()> {
+        if self
+            .store
+            .end_session(&session.id, reason.as_str(), self.now())
+            .await?
+        {
             self.audit(NewAuditEvent {
                 event: audit::event_for(reason),
                 user_id: Some(&session.user_id),
@@ -332,7 +362,11 @@ impl Engine {
             .refresh_token(&refresh_token::hash(token))
             .await?
             .ok_or(Error::RefreshInvalid)?;
-        let session = self.store.session(&row.session_id).await?.ok_or(Error::RefreshInvalid)?;
+        let session = self
+            .store
+            .session(&row.session_id)
+            .await?
+            .ok_or(Error::RefreshInvalid)?;
         Ok((row, session))
     }
 
@@ -343,28 +377,48 @@ impl Engine {
 
     /// Backend-managed mode: rotates only if the cookie belongs to session `sid`, the
     /// session of the expired access token that came with it.
-    pub async fn refresh_session(&self, token: Option<&str>, sid: &str, client: &Client) -> Result<Issued> {
+    pub async fn refresh_session(
+        &self,
+        token: Option<&str>,
+        sid: &str,
+        client: &Client,
+    ) -> Result<Issued> {
         self.rotate(token, Some(sid), client).await
     }
 
-    async fn rotate(&self, token: Option<&str>, expected_sid: Option<&str>, client: &Client) -> Result<Issued> {
+    async fn rotate(
+        &self,
+        token: Option<&str>,
+        expected_sid: Option<&str>,
+        client: &Client,
+    ) -> Result<Issued> {
         self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
         let (mut row, mut session) = self.lookup(token).await?;
         if expected_sid.is_some_and(|sid| sid != session.id) {
             return Err(Error::TokenInvalid);
         }
-        self.limit(Limit::RefreshPerSession, &session.id, client).await?;
+        self.limit(Limit::RefreshPerSession, &session.id, client)
+            .await?;
         let token = token.unwrap_or_default();
         self.ensure_live(&session, client).await?;
-        let user = self.store.user_by_id(&session.user_id).await?.ok_or(Error::RefreshInvalid)?;
+        let user = self
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .ok_or(Error::RefreshInvalid)?;
         self.check_binding(&session, client).await?;
 
         let next = refresh_token::successor(&self.refresh_key, token);
         let next_hash = refresh_token::hash(&next);
         if row.used_at.is_none() {
             let now = self.now();
-            let idle_end = (now + self.config.idle_ttl.as_secs() as i64).min(session.absolute_expires_at);
-            match self.store.rotate(&row.hash, &next_hash, &session.id, now, idle_end).await? {
+            let idle_end =
+                (now + self.config.idle_ttl.as_secs() as i64).min(session.absolute_expires_at);
+            match self
+                .store
+                .rotate(&row.hash, &next_hash, &session.id, now, idle_end)
+                .await?
+            {
                 Rotation::Rotated => {
                     session.idle_expires_at = idle_end;
                     session.last_used_at = now;
@@ -381,8 +435,16 @@ impl Engine {
                 }
                 // A concurrent request won; answer as it did.
                 Rotation::AlreadyUsed => {
-                    row = self.store.refresh_token(&row.hash).await?.ok_or(Error::RefreshInvalid)?;
-                    session = self.store.session(&session.id).await?.ok_or(Error::RefreshInvalid)?;
+                    row = self
+                        .store
+                        .refresh_token(&row.hash)
+                        .await?
+                        .ok_or(Error::RefreshInvalid)?;
+                    session = self
+                        .store
+                        .session(&session.id)
+                        .await?
+                        .ok_or(Error::RefreshInvalid)?;
                 }
             }
         }
@@ -392,7 +454,8 @@ impl Engine {
         if self.now() - used_at <= grace && row.successor.as_deref() == Some(next_hash.as_str()) {
             return self.issue(&user, &session, next, used_at);
         }
-        self.end_session(&session, EndReason::ReuseDetected, client).await?;
+        self.end_session(&session, EndReason::ReuseDetected, client)
+            .await?;
         Err(Error::RefreshReused)
     }
 
@@ -410,7 +473,8 @@ impl Engine {
             })
             .await;
             if self.config.ua_policy == BindingPolicy::Revoke {
-                self.end_session(session, EndReason::WrongDevice, client).await?;
+                self.end_session(session, EndReason::WrongDevice, client)
+                    .await?;
                 return Err(Error::SessionRevoked(EndReason::WrongDevice));
             }
         }
@@ -431,17 +495,24 @@ impl Engine {
 
     /// Ends the cookie's session and denylists the bearer token; both are optional and
     /// logout always succeeds, so a half-dead client can always sign out.
-    pub async fn logout(&self, refresh: Option<&str>, bearer: Option<&AuthUser>, client: &Client) -> Result<()> {
+    pub async fn logout(
+        &self,
+        refresh: Option<&str>,
+        bearer: Option<&AuthUser>,
+        client: &Client,
+    ) -> Result<()> {
         if let Some(auth) = bearer {
             self.store.deny(&auth.jti, auth.expires_at).await?;
             if let Some(session) = self.store.session(&auth.session_id).await? {
-                self.end_session(&session, EndReason::LoggedOut, client).await?;
+                self.end_session(&session, EndReason::LoggedOut, client)
+                    .await?;
             }
         }
         if refresh.is_some()
             && let Ok((_, session)) = self.lookup(refresh).await
         {
-            self.end_session(&session, EndReason::LoggedOut, client).await?;
+            self.end_session(&session, EndReason::LoggedOut, client)
+                .await?;
         }
         Ok(())
     }
@@ -473,7 +544,11 @@ impl Engine {
     // --- session management ---
 
     /// The cookie's session, without rotating anything.
-    pub async fn session_status(&self, refresh: Option<&str>, client: &Client) -> Result<SessionStatus> {
+    pub async fn session_status(
+        &self,
+        refresh: Option<&str>,
+        client: &Client,
+    ) -> Result<SessionStatus> {
         let (_, session) = self.lookup(refresh).await?;
         self.ensure_live(&session, client).await?;
         Ok(SessionStatus {
@@ -507,7 +582,8 @@ impl Engine {
             .await?
             .filter(|s| s.user_id == auth.user_id && s.ended_at.is_none())
             .ok_or(Error::NotFound)?;
-        self.end_session(&session, EndReason::RevokedByUser, client).await?;
+        self.end_session(&session, EndReason::RevokedByUser, client)
+            .await?;
         if session.id == auth.session_id {
             self.store.deny(&auth.jti, auth.expires_at).await?;
         }
@@ -516,12 +592,19 @@ impl Engine {
 
     /// Ends every session of the caller, the current one included.
     pub async fn logout_all(&self, auth: &AuthUser, client: &Client) -> Result<()> {
-        self.end_all(auth, None, EndReason::LoggedOut, client).await?;
+        self.end_all(auth, None, EndReason::LoggedOut, client)
+            .await?;
         self.store.deny(&auth.jti, auth.expires_at).await?;
         Ok(())
     }
 
-    async fn end_all(&self, auth: &AuthUser, keep: Option<&str>, reason: EndReason, client: &Client) -> Result<()> {
+    async fn end_all(
+        &self,
+        auth: &AuthUser,
+        keep: Option<&str>,
+        reason: EndReason,
+        client: &Client,
+    ) -> Result<()> {
         let ended = self
             .store
             .end_user_sessions(&auth.user_id, keep, reason.as_str(), self.now())
@@ -542,13 +625,25 @@ impl Engine {
     }
 
     /// Changes the password after checking the current one; every other session ends.
-    pub async fn change_password(&self, auth: &AuthUser, current: String, new: String, client: &Client) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        auth: &AuthUser,
+        current: String,
+        new: String,
+        client: &Client,
+    ) -> Result<()> {
         password::check_strength(&new)?;
-        let user = self.store.user_by_id(&auth.user_id).await?.ok_or(Error::TokenInvalid)?;
+        let user = self
+            .store
+            .user_by_id(&auth.user_id)
+            .await?
+            .ok_or(Error::TokenInvalid)?;
         if !password::verify(current, user.password_hash.clone()).await? {
             return Err(Error::InvalidCredentials);
         }
-        self.store.set_password_hash(&user.id, &password::hash(new).await?).await?;
+        self.store
+            .set_password_hash(&user.id, &password::hash(new).await?)
+            .await?;
         self.audit(NewAuditEvent {
             event: audit::PASSWORD_CHANGED,
             user_id: Some(&user.id),
@@ -559,7 +654,13 @@ impl Engine {
             ..Default::default()
         })
         .await;
-        self.end_all(auth, Some(&auth.session_id), EndReason::PasswordChanged, client).await
+        self.end_all(
+            auth,
+            Some(&auth.session_id),
+            EndReason::PasswordChanged,
+            client,
+        )
+        .await
     }
 
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEvent>> {

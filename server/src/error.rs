@@ -167,9 +167,12 @@ mod tests {
 
     #[tokio::test]
     async fn internal_details_are_not_sent() {
-        let response = Error::Internal(anyhow::anyhow!("disk on fire at /var/secret")).into_response();
+        let response =
+            Error::Internal(anyhow::anyhow!("disk on fire at /var/secret")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         let body: ErrorBody = serde_json::from_slice(&body).unwrap();
         assert_eq!(body.error, ErrorCode::Internal);
         assert!(!body.message.contains("secret"));

@@ -21,7 +21,9 @@ use crate::{
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -31,7 +33,9 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
-        let token = bearer(&parts.headers).ok_or(Error::TokenInvalid)?.to_owned();
+        let token = bearer(&parts.headers)
+            .ok_or(Error::TokenInvalid)?
+            .to_owned();
         let user = match state.authenticate(&token).await {
             Err(Error::TokenExpired) if state.config.backend_refresh => {
                 crate::backend_refresh::renew(parts, state, &token).await?

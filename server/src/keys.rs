@@ -134,7 +134,12 @@ impl Keys {
 
     /// As [`Keys::verify`] but accepts an expired token: backend-managed refresh needs
     /// to know which session an expired (yet genuine) token belonged to.
-    pub fn verify_ignoring_expiry(&self, token: &str, issuer: &str, audience: &str) -> Result<Verified> {
+    pub fn verify_ignoring_expiry(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Verified> {
         self.check(token, None, issuer, audience)
     }
 
@@ -149,7 +154,11 @@ impl Keys {
         if untrusted.header().token_type.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(Error::TokenInvalid);
         }
-        let kid = untrusted.header().key_id.as_deref().ok_or(Error::TokenInvalid)?;
+        let kid = untrusted
+            .header()
+            .key_id
+            .as_deref()
+            .ok_or(Error::TokenInvalid)?;
         let token: Token<AccessClaims> = {
             let ring = self.ring.read().expect("key ring lock");
             let (public, _) = ring.verifying.get(kid).ok_or(Error::TokenInvalid)?;
@@ -238,14 +247,19 @@ mod tests {
         let clock = ManualClock::new();
         let now = clock.now();
         let token = keys.sign(&claims(), now, now + 60).unwrap();
-        let ok = keys.verify(&token, &clock, Duration::ZERO, "iss", "aud").unwrap();
+        let ok = keys
+            .verify(&token, &clock, Duration::ZERO, "iss", "aud")
+            .unwrap();
         assert_eq!(ok.claims, claims());
         clock.advance(Duration::from_secs(61));
         assert!(matches!(
             keys.verify(&token, &clock, Duration::ZERO, "iss", "aud"),
             Err(Error::TokenExpired)
         ));
-        assert!(keys.verify(&token, &clock, Duration::from_secs(5), "iss", "aud").is_ok());
+        assert!(
+            keys.verify(&token, &clock, Duration::from_secs(5), "iss", "aud")
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -295,7 +309,10 @@ mod tests {
         keys.reload(&store).await.unwrap();
         assert_eq!(keys.signing_kid(), new_kid);
         assert_ne!(old_kid, new_kid);
-        assert!(keys.verify(&old, &clock, Duration::ZERO, "iss", "aud").is_ok());
+        assert!(
+            keys.verify(&old, &clock, Duration::ZERO, "iss", "aud")
+                .is_ok()
+        );
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 }

@@ -85,7 +85,9 @@ pub fn app(state: AppState) -> Router {
     if state.config.backend_refresh {
         api = api.layer(axum::middleware::from_fn(backend_refresh::attach));
     }
-    let api = api.layer(CookieManagerLayer::new()).with_state(state.clone());
+    let api = api
+        .layer(CookieManagerLayer::new())
+        .with_state(state.clone());
     let router = api
         .merge(spa::fallback(&state.config.static_dir))
         .layer(TraceLayer::new_for_http());
@@ -138,7 +140,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -150,5 +153,7 @@ async fn shutdown() {
 /// Builds the engine for `config` on the database at `database_url`.
 pub async fn build(config: Config, database_url: &str) -> anyhow::Result<AppState> {
     let store = store::Store::connect(database_url).await?;
-    Ok(Arc::new(Engine::new(config, store, Arc::new(clock::SystemClock)).await?))
+    Ok(Arc::new(
+        Engine::new(config, store, Arc::new(clock::SystemClock)).await?,
+    ))
 }

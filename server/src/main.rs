@@ -17,15 +17,22 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve, &cli.database_url).await,
         Some(Command::Serve(config)) => serve(config, &cli.database_url).await,
-        Some(Command::User(UserCommand::Add { username, roles, .. })) => {
+        Some(Command::User(UserCommand::Add {
+            username, roles, ..
+        })) => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             // One trailing newline comes from `echo`; the password itself is kept as typed.
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password);
-            let state = server::build(server::config::Config::defaults(), &cli.database_url).await?;
+            let state =
+                server::build(server::config::Config::defaults(), &cli.database_url).await?;
             let user = state.create_user(&username, password, &roles).await?;
-            println!("created user {} with roles {}", user.username, user.roles.join(", "));
+            println!(
+                "created user {} with roles {}",
+                user.username,
+                user.roles.join(", ")
+            );
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Rotate)) => {

@@ -74,12 +74,18 @@ impl Limits {
             Limit::RefreshPerIp => &self.refresh_ip,
             Limit::RefreshPerSession => &self.refresh_session,
         };
-        check(limiter, &key.to_owned()).map_err(|retry_after| (limit, Error::RateLimited { retry_after }))
+        check(limiter, &key.to_owned())
+            .map_err(|retry_after| (limit, Error::RateLimited { retry_after }))
     }
 
     /// Forgets keys whose buckets are full again, so memory follows active clients.
     pub fn shrink(&self) {
-        for limiter in [&self.login_ip, &self.login_user, &self.refresh_ip, &self.refresh_session] {
+        for limiter in [
+            &self.login_ip,
+            &self.login_user,
+            &self.refresh_ip,
+            &self.refresh_session,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -31,7 +31,10 @@ pub fn successor(key: &[u8], token: &str) -> String {
 
 /// Cheap shape check before touching the database: 43 base64url characters.
 pub fn looks_valid(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

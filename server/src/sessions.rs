@@ -28,8 +28,16 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /api/auth/session`: idle and absolute ends of the cookie's session and the
 /// server time; rotates nothing, so every tab may poll it.
-async fn status(State(state): State<AppState>, client: Client, cookies: Cookies) -> Result<Json<SessionStatus>> {
-    Ok(Json(state.session_status(cookie_value(&cookies).as_deref(), &client).await?))
+async fn status(
+    State(state): State<AppState>,
+    client: Client,
+    cookies: Cookies,
+) -> Result<Json<SessionStatus>> {
+    Ok(Json(
+        state
+            .session_status(cookie_value(&cookies).as_deref(), &client)
+            .await?,
+    ))
 }
 
 async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<SessionSummary>>> {

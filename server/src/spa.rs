@@ -32,6 +32,9 @@ pub fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> 
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     headers.into_iter().fold(router, |r, (name, value)| {
-        r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)))
+        r.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
     })
 }

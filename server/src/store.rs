@@ -116,10 +116,18 @@ impl Store {
                     if sqlite {
                         // WAL lets readers run beside the one writer; NORMAL sync is
                         // durable across a process crash, which is what we guard against.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -139,7 +147,9 @@ impl Store {
     // --- users ---
 
     pub async fn count_users(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 
@@ -203,12 +213,14 @@ impl Store {
         .bind(s.absolute_expires_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)")
-            .bind(first_token_hash)
-            .bind(&s.id)
-            .bind(s.created_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(first_token_hash)
+        .bind(&s.id)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -267,10 +279,12 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRow>> {
-        Ok(sqlx::query_as("SELECT * FROM refresh_tokens WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM refresh_tokens WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Marks `hash` used, links it to `successor` and slides the session's idle end,
@@ -321,11 +335,13 @@ impl Store {
     // --- denylist ---
 
     pub async fn deny(&self, jti: &str, expires_at: i64) -> Result<()> {
-        sqlx::query("INSERT INTO denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -359,19 +375,23 @@ impl Store {
 
     /// The most recent events, newest first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRow>> {
-        Ok(sqlx::query_as("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     // --- keys and secrets ---
 
     /// Signing keys, oldest first.
     pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as("SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn insert_signing_key(&self, kid: &str, secret: &str, now: i64) -> Result<()> {
@@ -387,11 +407,13 @@ impl Store {
     /// Returns the secret called `name`, storing `candidate` first if there is none.
     /// Several instances starting at once agree on whichever was stored first.
     pub async fn secret_or_insert(&self, name: &str, candidate: &str) -> Result<String> {
-        sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(candidate)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
         let (value,): (String,) = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
@@ -437,7 +459,10 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir)?;
     }
     Ok(())

@@ -22,7 +22,9 @@ pub async fn ensure_demo_users(state: &AppState) -> Result<Vec<(String, String)>
     let mut created = Vec::new();
     for (name, role) in [("alice", "admin"), ("bob", "user")] {
         let password = refresh_token::generate()[..16].to_owned();
-        state.create_user(name, &password, &[role.to_owned()]).await?;
+        state
+            .create_user(name, &password, &[role.to_owned()])
+            .await?;
         created.push((name.to_owned(), password));
     }
     Ok(created)

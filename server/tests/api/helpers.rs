@@ -26,10 +26,15 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter("server=debug").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("server=debug")
+            .try_init();
     }
     let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
-        let file = std::env::temp_dir().join(format!("jwt-refresh-test-{}.db", server::refresh_token::generate()));
+        let file = std::env::temp_dir().join(format!(
+            "jwt-refresh-test-{}.db",
+            server::refresh_token::generate()
+        ));
         format!("sqlite://{}?mode=rwc", file.display())
     });
     let mut config = Config::defaults();
@@ -38,14 +43,29 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let clock = ManualClock::new();
     let store = Store::connect(&url).await.expect("database");
-    let state: AppState = Arc::new(Engine::new(config, store, Arc::new(clock.clone())).await.expect("engine"));
-    state.create_user(ALICE.0, ALICE.1, &["admin".into()]).await.unwrap();
-    state.create_user(BOB.0, BOB.1, &["user".into()]).await.unwrap();
+    let state: AppState = Arc::new(
+        Engine::new(config, store, Arc::new(clock.clone()))
+            .await
+            .expect("engine"),
+    );
+    state
+        .create_user(ALICE.0, ALICE.1, &["admin".into()])
+        .await
+        .unwrap();
+    state
+        .create_user(BOB.0, BOB.1, &["user".into()])
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server::serve(state.clone(), listener));
     let http = reqwest::Client::builder().user_agent(UA).build().unwrap();
-    TestApp { url, clock, state, http }
+    TestApp {
+        url,
+        clock,
+        state,
+        http,
+    }
 }
 
 /// A signed-in client: the access token and the refresh cookie's value.
@@ -140,7 +160,11 @@ impl TestApp {
     /// Refreshes and expects a 401 with `code`.
     pub async fn refresh_fails(&self, cookie: &str, code: ErrorCode) -> ErrorBody {
         let (status, body) = error_of(self.post_refresh(cookie).await).await;
-        assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, code), "{body:?}");
+        assert_eq!(
+            (status, body.error),
+            (StatusCode::UNAUTHORIZED, code),
+            "{body:?}"
+        );
         body
     }
 

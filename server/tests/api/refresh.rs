@@ -16,8 +16,14 @@ async fn refresh_rotates_the_cookie_and_issues_a_new_access_token() {
         assert!(next.set_cookie.contains(attr), "{}", next.set_cookie);
     }
     // The idle end slides with each refresh.
-    assert_eq!(next.tokens.session.idle_expires_at, login.tokens.session.idle_expires_at + 5);
-    assert_eq!(app.get("/api/me", &next.tokens.access_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        next.tokens.session.idle_expires_at,
+        login.tokens.session.idle_expires_at + 5
+    );
+    assert_eq!(
+        app.get("/api/me", &next.tokens.access_token).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -40,8 +46,13 @@ async fn refresh_needs_the_cookie_and_the_csrf_header() {
         .await
         .unwrap();
     assert_eq!(error_of(no_cookie).await.1.error, ErrorCode::RefreshMissing);
-    app.refresh_fails("garbage", ErrorCode::RefreshInvalid).await;
-    app.refresh_fails(&server::refresh_token::generate(), ErrorCode::RefreshInvalid).await;
+    app.refresh_fails("garbage", ErrorCode::RefreshInvalid)
+        .await;
+    app.refresh_fails(
+        &server::refresh_token::generate(),
+        ErrorCode::RefreshInvalid,
+    )
+    .await;
     // The real cookie still works: failed attempts with other values change nothing.
     app.refresh(&login.cookie).await;
 }
@@ -66,11 +77,19 @@ async fn reuse_after_grace_ends_the_session_and_its_successor_dies_with_it() {
     let login = app.login(ALICE).await;
     let next = app.refresh(&login.cookie).await;
     app.advance(11);
-    let body = app.refresh_fails(&login.cookie, ErrorCode::RefreshReused).await;
+    let body = app
+        .refresh_fails(&login.cookie, ErrorCode::RefreshReused)
+        .await;
     assert_eq!(body.reason, Some(EndReason::ReuseDetected));
-    let body = app.refresh_fails(&next.cookie, ErrorCode::SessionRevoked).await;
+    let body = app
+        .refresh_fails(&next.cookie, ErrorCode::SessionRevoked)
+        .await;
     assert_eq!(body.reason, Some(EndReason::ReuseDetected));
-    assert!(app.audit_events().await.contains(&"refresh_reuse_detected".to_owned()));
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"refresh_reuse_detected".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -98,10 +117,14 @@ async fn an_idle_session_expires_and_says_why() {
     app.advance(29 * 60);
     let next = app.refresh(&next.cookie).await;
     app.advance(30 * 60 + 1);
-    let body = app.refresh_fails(&next.cookie, ErrorCode::RefreshExpired).await;
+    let body = app
+        .refresh_fails(&next.cookie, ErrorCode::RefreshExpired)
+        .await;
     assert_eq!(body.reason, Some(EndReason::IdleTimeout));
     // Once ended, it stays ended.
-    let body = app.refresh_fails(&next.cookie, ErrorCode::SessionRevoked).await;
+    let body = app
+        .refresh_fails(&next.cookie, ErrorCode::SessionRevoked)
+        .await;
     assert_eq!(body.reason, Some(EndReason::IdleTimeout));
 }
 
@@ -116,9 +139,14 @@ async fn activity_does_not_stretch_a_session_past_its_absolute_end() {
         assert!(login.tokens.expires_at <= login.tokens.session.absolute_expires_at);
     }
     // At 57 minutes the idle end (30 min ahead) is capped at the absolute end.
-    assert_eq!(login.tokens.session.idle_expires_at, login.tokens.session.absolute_expires_at);
+    assert_eq!(
+        login.tokens.session.idle_expires_at,
+        login.tokens.session.absolute_expires_at
+    );
     app.advance(3 * 60);
-    let body = app.refresh_fails(&login.cookie, ErrorCode::RefreshExpired).await;
+    let body = app
+        .refresh_fails(&login.cookie, ErrorCode::RefreshExpired)
+        .await;
     assert_eq!(body.reason, Some(EndReason::AbsoluteTimeout));
 }
 
@@ -129,11 +157,19 @@ async fn logout_makes_the_cookie_and_the_access_token_useless_at_once() {
     let response = app.logout(&login).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cleared = set_cookie(&response).expect("the cookie is cleared");
-    assert!(cleared.contains("Max-Age=0") || cleared.contains("Expires="), "{cleared}");
-    let body = app.refresh_fails(&login.cookie, ErrorCode::SessionRevoked).await;
+    assert!(
+        cleared.contains("Max-Age=0") || cleared.contains("Expires="),
+        "{cleared}"
+    );
+    let body = app
+        .refresh_fails(&login.cookie, ErrorCode::SessionRevoked)
+        .await;
     assert_eq!(body.reason, Some(EndReason::LoggedOut));
     let (status, body) = error_of(app.get("/api/me", &login.tokens.access_token).await).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenRevoked));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenRevoked)
+    );
     assert!(app.audit_events().await.contains(&"logout".to_owned()));
 }
 
@@ -141,7 +177,10 @@ async fn logout_makes_the_cookie_and_the_access_token_useless_at_once() {
 async fn a_refresh_from_another_user_agent_is_logged_or_revoked_by_policy() {
     let app = spawn_app().await;
     let login = app.login(BOB).await;
-    let other = reqwest::Client::builder().user_agent("thief/0.1").build().unwrap();
+    let other = reqwest::Client::builder()
+        .user_agent("thief/0.1")
+        .build()
+        .unwrap();
     let refresh = |client: &reqwest::Client, cookie: &str| {
         client
             .post(format!("{}/api/auth/refresh", app.url))
@@ -149,8 +188,15 @@ async fn a_refresh_from_another_user_agent_is_logged_or_revoked_by_policy() {
             .header("X-Requested-With", "fetch")
             .send()
     };
-    assert_eq!(refresh(&other, &login.cookie).await.unwrap().status(), StatusCode::OK);
-    assert!(app.audit_events().await.contains(&"session_user_agent_changed".to_owned()));
+    assert_eq!(
+        refresh(&other, &login.cookie).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"session_user_agent_changed".to_owned())
+    );
 
     let strict = spawn_app_with(|c| c.ua_policy = server::config::BindingPolicy::Revoke).await;
     let login = strict.login(BOB).await;
@@ -162,7 +208,12 @@ async fn a_refresh_from_another_user_agent_is_logged_or_revoked_by_policy() {
         .await
         .unwrap();
     let (status, body) = error_of(response).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::SessionRevoked));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::SessionRevoked)
+    );
     assert_eq!(body.reason, Some(EndReason::WrongDevice));
-    strict.refresh_fails(&login.cookie, ErrorCode::SessionRevoked).await;
+    strict
+        .refresh_fails(&login.cookie, ErrorCode::SessionRevoked)
+        .await;
 }

@@ -30,7 +30,12 @@ async fn users_list_and_revoke_their_own_sessions_only() {
     let laptop = app.login(ALICE).await;
     let phone = app.login(ALICE).await;
     let bob = app.login(BOB).await;
-    let list: Vec<SessionSummary> = app.get("/api/auth/sessions", &laptop.tokens.access_token).await.json().await.unwrap();
+    let list: Vec<SessionSummary> = app
+        .get("/api/auth/sessions", &laptop.tokens.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|s| s.device == UA && s.ip == "127.0.0.1"));
     assert_eq!(list.iter().filter(|s| s.current).count(), 1);
@@ -43,11 +48,17 @@ async fn users_list_and_revoke_their_own_sessions_only() {
             .send()
     };
     // Bob cannot touch Alice's session, and cannot even tell it exists.
-    let response = delete(&bob.tokens.access_token, &phone.tokens.session.id).await.unwrap();
+    let response = delete(&bob.tokens.access_token, &phone.tokens.session.id)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = delete(&laptop.tokens.access_token, &phone.tokens.session.id).await.unwrap();
+    let response = delete(&laptop.tokens.access_token, &phone.tokens.session.id)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let body = app.refresh_fails(&phone.cookie, ErrorCode::SessionRevoked).await;
+    let body = app
+        .refresh_fails(&phone.cookie, ErrorCode::SessionRevoked)
+        .await;
     assert_eq!(body.reason, Some(EndReason::RevokedByUser));
     app.refresh(&laptop.cookie).await;
     let events = app.audit_events().await;
@@ -68,9 +79,17 @@ async fn logout_all_ends_every_session_of_the_user() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    app.refresh_fails(&one.cookie, ErrorCode::SessionRevoked).await;
-    app.refresh_fails(&two.cookie, ErrorCode::SessionRevoked).await;
-    assert_eq!(error_of(app.get("/api/me", &one.tokens.access_token).await).await.1.error, ErrorCode::TokenRevoked);
+    app.refresh_fails(&one.cookie, ErrorCode::SessionRevoked)
+        .await;
+    app.refresh_fails(&two.cookie, ErrorCode::SessionRevoked)
+        .await;
+    assert_eq!(
+        error_of(app.get("/api/me", &one.tokens.access_token).await)
+            .await
+            .1
+            .error,
+        ErrorCode::TokenRevoked
+    );
     app.refresh(&bob.cookie).await;
 }
 
@@ -87,35 +106,72 @@ async fn changing_the_password_ends_every_other_session() {
             .send()
     };
     let (status, body) = error_of(change("wrong-password", "a-new-password").await.unwrap()).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials)
+    );
     let (status, body) = error_of(change(BOB.1, "short").await.unwrap()).await;
-    assert_eq!((status, body.error), (StatusCode::BAD_REQUEST, ErrorCode::BadRequest));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+    );
 
-    assert_eq!(change(BOB.1, "a-new-password").await.unwrap().status(), StatusCode::NO_CONTENT);
-    let body = app.refresh_fails(&elsewhere.cookie, ErrorCode::SessionRevoked).await;
+    assert_eq!(
+        change(BOB.1, "a-new-password").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let body = app
+        .refresh_fails(&elsewhere.cookie, ErrorCode::SessionRevoked)
+        .await;
     assert_eq!(body.reason, Some(EndReason::PasswordChanged));
     app.refresh(&here.cookie).await;
-    assert_eq!(app.post_login(BOB, false).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.post_login(BOB, false).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     app.login(("bob", "a-new-password")).await;
-    assert!(app.audit_events().await.contains(&"password_changed".to_owned()));
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"password_changed".to_owned())
+    );
 }
 
 #[tokio::test]
 async fn the_audit_log_is_for_admins_and_holds_no_secrets() {
     let app = spawn_app().await;
     let bob = app.login(BOB).await;
-    let (status, body) = error_of(app.get("/api/admin/audit", &bob.tokens.access_token).await).await;
-    assert_eq!((status, body.error), (StatusCode::FORBIDDEN, ErrorCode::Forbidden));
+    let (status, body) =
+        error_of(app.get("/api/admin/audit", &bob.tokens.access_token).await).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::FORBIDDEN, ErrorCode::Forbidden)
+    );
 
     let alice = app.login(ALICE).await;
-    let response = app.get("/api/admin/audit", &alice.tokens.access_token).await;
+    let response = app
+        .get("/api/admin/audit", &alice.tokens.access_token)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
-    for secret in [ALICE.1, BOB.1, &alice.cookie, &bob.cookie, &alice.tokens.access_token] {
+    for secret in [
+        ALICE.1,
+        BOB.1,
+        &alice.cookie,
+        &bob.cookie,
+        &alice.tokens.access_token,
+    ] {
         assert!(!text.contains(secret));
     }
     let events: Vec<AuditEvent> = serde_json::from_str(&text).unwrap();
-    let logins: Vec<_> = events.iter().filter(|e| e.event == "login_succeeded").collect();
+    let logins: Vec<_> = events
+        .iter()
+        .filter(|e| e.event == "login_succeeded")
+        .collect();
     assert_eq!(logins.len(), 2);
-    assert!(logins.iter().all(|e| e.ip.as_deref() == Some("127.0.0.1") && e.user_agent.as_deref() == Some(UA)));
+    assert!(
+        logins
+            .iter()
+            .all(|e| e.ip.as_deref() == Some("127.0.0.1") && e.user_agent.as_deref() == Some(UA))
+    );
 }

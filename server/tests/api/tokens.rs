@@ -21,20 +21,30 @@ async fn jwks_publishes_the_signing_key_by_kid() {
     assert_eq!(keys[0]["crv"], "Ed25519");
     assert_eq!(keys[0]["alg"], "EdDSA");
     assert_eq!(keys[0]["kid"], app.state.keys.signing_kid());
-    assert!(keys[0].get("d").is_none(), "the private part must never be published");
+    assert!(
+        keys[0].get("d").is_none(),
+        "the private part must never be published"
+    );
 }
 
 #[tokio::test]
 async fn after_key_rotation_old_tokens_stay_valid_and_new_ones_use_the_new_key() {
     let app = spawn_app().await;
     let before = app.login(ALICE).await;
-    let new_kid = server::keys::add_key(&app.state.store, app.clock_now() + 1).await.unwrap();
+    let new_kid = server::keys::add_key(&app.state.store, app.clock_now() + 1)
+        .await
+        .unwrap();
     app.state.keys.reload(&app.state.store).await.unwrap();
     let after = app.login(ALICE).await;
     let kid_of = |token: &str| {
         use base64::Engine;
-        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert_ne!(kid_of(&before.tokens.access_token), new_kid);
     assert_eq!(kid_of(&after.tokens.access_token), new_kid);
@@ -49,16 +59,25 @@ async fn a_token_from_another_server_is_rejected() {
     let theirs = spawn_app().await;
     let foreign = theirs.login(ALICE).await;
     let (status, body) = error_of(ours.get("/api/me", &foreign.tokens.access_token).await).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid)
+    );
 }
 
 #[tokio::test]
 async fn signing_keys_survive_a_restart() {
-    let file = std::env::temp_dir().join(format!("jwt-refresh-restart-{}.db", server::refresh_token::generate()));
+    let file = std::env::temp_dir().join(format!(
+        "jwt-refresh-restart-{}.db",
+        server::refresh_token::generate()
+    ));
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let kid = |url: String| async move {
         let store = server::store::Store::connect(&url).await.unwrap();
-        server::keys::Keys::load(&store, 0).await.unwrap().signing_kid()
+        server::keys::Keys::load(&store, 0)
+            .await
+            .unwrap()
+            .signing_kid()
     };
     assert_eq!(kid(url.clone()).await, kid(url).await);
 }
@@ -71,7 +90,11 @@ async fn backend_managed_mode_rotates_an_expired_token_in_the_middleware() {
     })
     .await;
     let login = app.login(BOB).await;
-    assert!(login.set_cookie.split(';').any(|a| a.trim() == "Path=/api"), "{}", login.set_cookie);
+    assert!(
+        login.set_cookie.split(';').any(|a| a.trim() == "Path=/api"),
+        "{}",
+        login.set_cookie
+    );
     app.advance(5);
     let me = |token: String, cookie: String| {
         app.http
@@ -80,9 +103,14 @@ async fn backend_managed_mode_rotates_an_expired_token_in_the_middleware() {
             .header(reqwest::header::COOKIE, format!("refresh_token={cookie}"))
             .send()
     };
-    let response = me(login.tokens.access_token.clone(), login.cookie.clone()).await.unwrap();
+    let response = me(login.tokens.access_token.clone(), login.cookie.clone())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let renewed = response.headers()["x-access-token"].to_str().unwrap().to_owned();
+    let renewed = response.headers()["x-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(response.headers()["x-access-token-expires-in"], "2");
     let rotated = cookie_value(&set_cookie(&response).expect("a rotated cookie"));
     assert_ne!(rotated, login.cookie);
@@ -92,12 +120,18 @@ async fn backend_managed_mode_rotates_an_expired_token_in_the_middleware() {
     // Without the cookie an expired token is just expired.
     app.advance(5);
     let (status, body) = error_of(app.get("/api/me", &renewed).await).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired)
+    );
 
     // A cookie of another session does not renew someone else's token.
     let other = app.login(BOB).await;
     let (status, body) = error_of(me(renewed, other.cookie).await.unwrap()).await;
-    assert_eq!((status, body.error), (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid));
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid)
+    );
 }
 
 #[tokio::test]
@@ -109,7 +143,10 @@ async fn client_managed_mode_never_refreshes_on_a_bearer_route() {
         .http
         .get(format!("{}/api/me", app.url))
         .bearer_auth(&login.tokens.access_token)
-        .header(reqwest::header::COOKIE, format!("refresh_token={}", login.cookie))
+        .header(
+            reqwest::header::COOKIE,
+            format!("refresh_token={}", login.cookie),
+        )
         .send()
         .await
         .unwrap();
