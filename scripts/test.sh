@@ -12,8 +12,17 @@ step "cargo clippy (server, api, tests)"
 cargo clippy --all-targets -- -D warnings
 step "cargo clippy (WASM client)"
 cargo clippy -p app --target wasm32-unknown-unknown -- -D warnings
-step "Rust tests"
-cargo test --workspace --exclude app
+step "Rust tests (SQLite)"
+cargo test --workspace
+step "HTTP tests again on PostgreSQL (the same suite: the stores must agree)"
+pg_admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+# Each test made a database of its own; drop those of earlier runs.
+psql -q "$pg_admin" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'jwt_refresh_%'" 2>/dev/null |
+  while read -r db; do psql -q "$pg_admin" -c "DROP DATABASE \"$db\"" >/dev/null 2>&1 || true; done
+TEST_POSTGRES_URL="$pg_admin" cargo test -p server --test api
 step "building the SPA and the server for the browser tests"
 trunk build --release
 cargo build -p server

@@ -150,6 +150,12 @@ pub struct Config {
     #[arg(long, env = "BACKEND_REFRESH", default_value_t = false, action = clap::ArgAction::Set)]
     pub backend_refresh: bool,
 
+    /// Take the client's IP from the first `X-Forwarded-For` entry: set it only behind
+    /// a proxy that writes that header (Netlify, Vercel, a load balancer), or clients
+    /// could pick their own address for the rate limits and the audit log.
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,

@@ -141,6 +141,20 @@ impl Engine {
         })
     }
 
+    /// Background housekeeping: deletes expired rows and keys no live token needs,
+    /// and picks up keys other instances (or `server keys rotate`) added.
+    pub async fn prune(&self) -> Result<u64> {
+        let now = self.now();
+        // Ended sessions stay a day, for the audit trail's sake.
+        let rows = self.store.prune(now, 24 * 3600).await?;
+        // A retired key may still sign until every instance reloads (each minute).
+        let key_life = (self.config.access_ttl + self.config.leeway).as_secs() as i64 + 120;
+        let keys = self.store.prune_keys(now - key_life).await?;
+        self.keys.reload(&self.store).await?;
+        self.limits.shrink();
+        Ok(rows + keys)
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -81,15 +81,30 @@ impl<R: Role> FromRequestParts<AppState> for RequireRole<R> {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Behind Netlify, Vercel or a load balancer the peer is the proxy; only then is
+        // the first X-Forwarded-For entry (the client, as the proxy saw it) believed.
+        let forwarded = state
+            .config
+            .trust_proxy
+            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok())
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|ip| ip.trim().to_owned())
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        let ip = forwarded.unwrap_or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

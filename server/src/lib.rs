@@ -116,20 +116,15 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     Ok(())
 }
 
-/// Every minute: delete what expired (keeping ended sessions a day for the audit
-/// trail's sake) and reload keys.
+/// Every minute: [`Engine::prune`].
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match state.store.prune(state.now(), 24 * 3600).await {
+        match state.prune().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned expired rows"),
-            Err(e) => tracing::warn!(error = ?e, "pruning failed"),
-        }
-        state.limits.shrink();
-        if let Err(e) = state.keys.reload(&state.store).await {
-            tracing::warn!(error = ?e, "reloading keys failed");
+            Err(e) => tracing::warn!(error = ?e, "housekeeping failed"),
         }
     }
 }

@@ -38,3 +38,24 @@ pub fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> 
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CONTENT_SECURITY_POLICY;
+
+    /// Netlify and Vercel serve the SPA without this server: their headers must say
+    /// the same as ours.
+    #[test]
+    fn static_hosts_send_the_same_csp() {
+        for file in ["netlify.toml", "vercel.json"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.contains(CONTENT_SECURITY_POLICY),
+                "{file} has another CSP"
+            );
+        }
+    }
+}

@@ -448,6 +448,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes signing keys older than the newest key created at or before `cutoff`:
+    /// once a key has signed for longer than a token lives, no live token needs the
+    /// keys before it.
+    pub async fn prune_keys(&self, cutoff: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM signing_keys WHERE created_at < \
+             (SELECT MAX(created_at) FROM signing_keys WHERE created_at <= $1)",
+        )
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
 /// SQLite creates the file (`mode=rwc`) but not its directory.
 fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
     let path = url

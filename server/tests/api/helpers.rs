@@ -68,6 +68,35 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// A new, empty database: a SQLite file by default; with `TEST_POSTGRES_URL` set
+/// (say `postgres://postgres@127.0.0.1:5432/test`), a new database on that server, so
+/// the same suite checks both stores.
+pub async fn fresh_database() -> String {
+    let name = format!(
+        "jwt_refresh_{}",
+        server::refresh_token::generate()[..16]
+            .to_lowercase()
+            .replace('-', "_")
+    );
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL");
+            conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                .await
+                .unwrap();
+            let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+            format!("{base}/{name}")
+        }
+        Err(_) => {
+            let file = std::env::temp_dir().join(format!("{name}.db"));
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+    }
+}
+
 /// A signed-in client: the access token and the refresh cookie's value.
 #[derive(Clone, Debug)]
 pub struct Login {

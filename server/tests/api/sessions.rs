@@ -175,3 +175,30 @@ async fn the_audit_log_is_for_admins_and_holds_no_secrets() {
             .all(|e| e.ip.as_deref() == Some("127.0.0.1") && e.user_agent.as_deref() == Some(UA))
     );
 }
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_behind_a_trusted_proxy() {
+    for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
+        let app = spawn_app_with(|c| c.trust_proxy = trust).await;
+        let response = app
+            .http
+            .post(format!("{}/api/auth/login", app.url))
+            .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+            .json(&serde_json::json!({"username": BOB.0, "password": BOB.1}))
+            .send()
+            .await
+            .unwrap();
+        let token = response
+            .json::<api::TokenResponse>()
+            .await
+            .unwrap()
+            .access_token;
+        let list: Vec<SessionSummary> = app
+            .get("/api/auth/sessions", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list[0].ip, expected);
+    }
+}

@@ -153,3 +153,51 @@ async fn client_managed_mode_never_refreshes_on_a_bearer_route() {
     assert!(response.headers().get("x-access-token").is_none());
     assert_eq!(error_of(response).await.1.error, ErrorCode::TokenExpired);
 }
+
+#[tokio::test]
+async fn old_keys_leave_the_jwks_only_once_their_tokens_have_expired() {
+    let app = spawn_app().await;
+    let jwks_len = || async {
+        let jwks: serde_json::Value = app
+            .http
+            .get(format!("{}/.well-known/jwks.json", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"].as_array().unwrap().len()
+    };
+    let old = app.login(ALICE).await;
+    app.advance(1);
+    server::keys::add_key(&app.state.store, app.clock_now())
+        .await
+        .unwrap();
+    app.state.prune().await.unwrap();
+    assert_eq!(jwks_len().await, 2);
+    // 15 minutes of token life plus the reload margin later, only the new key is left.
+    app.advance(14 * 60);
+    app.state.prune().await.unwrap();
+    assert_eq!(jwks_len().await, 2);
+    assert_eq!(
+        app.get("/api/me", &old.tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+    app.advance(4 * 60);
+    app.state.prune().await.unwrap();
+    assert_eq!(jwks_len().await, 1);
+}
+
+#[tokio::test]
+async fn pruning_removes_expired_sessions_but_not_live_ones() {
+    let app = spawn_app().await;
+    let stale = app.login(BOB).await;
+    // Idle for 30 minutes ends it; a day later it is deleted.
+    app.advance(30 * 60 + 24 * 3600 + 1);
+    let live = app.login(BOB).await;
+    assert!(app.state.prune().await.unwrap() > 0);
+    app.refresh_fails(&stale.cookie, ErrorCode::RefreshInvalid)
+        .await;
+    app.refresh(&live.cookie).await;
+}
