@@ -38,7 +38,13 @@ pub fn looks_valid(token: &str) -> bool {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -67,6 +73,7 @@ mod tests {
         let token = generate();
         let h = hash(&token);
         assert_eq!(h.len(), 64);
+        assert_eq!(hex(&[0x00, 0x9f, 0xff]), "009fff");
         assert_ne!(h, token);
         assert!(!looks_valid("short"));
         assert!(!looks_valid(&"=".repeat(43)));
