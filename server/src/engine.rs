@@ -102,6 +102,11 @@ fn session_info(s: &SessionRow) -> SessionInfo {
     }
 }
 
+/// An audit event about `client`'s request.
+fn event<'a>(name: &'a str, client: &'a Client) -> NewAuditEvent<'a> {
+    NewAuditEvent::new(name, &client.ip, &client.user_agent)
+}
+
 fn new_id() -> String {
     refresh_token::generate()[..22].to_owned()
 }
@@ -209,14 +214,8 @@ impl Engine {
         let Err((limit, error)) = self.limits.take(limit, key) else {
             return Ok(());
         };
-        self.audit(NewAuditEvent {
-            event: audit::RATE_LIMITED,
-            ip: Some(&client.ip),
-            user_agent: Some(&client.user_agent),
-            detail: Some(limit.as_str()),
-            ..Default::default()
-        })
-        .await;
+        self.audit(event(audit::RATE_LIMITED, client).detail(limit.as_str()))
+            .await;
         Err(error)
     }
 
@@ -230,14 +229,8 @@ impl Engine {
             .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
         let matches = password::verify(req.password, hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            self.audit(NewAuditEvent {
-                event: audit::LOGIN_FAILED,
-                username: Some(&req.username),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                ..Default::default()
-            })
-            .await;
+            self.audit(event(audit::LOGIN_FAILED, client).username(&req.username))
+                .await;
             return Err(Error::InvalidCredentials);
         };
 
@@ -265,15 +258,12 @@ impl Engine {
         self.store
             .insert_session(&session, &refresh_token::hash(&token))
             .await?;
-        self.audit(NewAuditEvent {
-            event: audit::LOGIN_SUCCEEDED,
-            user_id: Some(&user.id),
-            username: Some(&user.username),
-            session_id: Some(&session.id),
-            ip: Some(&client.ip),
-            user_agent: Some(&client.user_agent),
-            ..Default::default()
-        })
+        self.audit(
+            event(audit::LOGIN_SUCCEEDED, client)
+                .user(&user.id)
+                .username(&user.username)
+                .session(&session.id),
+        )
         .await;
         self.issue(&user, &session, token, now)
     }
@@ -351,15 +341,12 @@ impl Engine {
             .end_session(&session.id, reason.as_str(), self.now())
             .await?
         {
-            self.audit(NewAuditEvent {
-                event: audit::event_for(reason),
-                user_id: Some(&session.user_id),
-                session_id: Some(&session.id),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                detail: Some(reason.as_str()),
-                ..Default::default()
-            })
+            self.audit(
+                event(audit::event_for(reason), client)
+                    .user(&session.user_id)
+                    .session(&session.id)
+                    .detail(reason.as_str()),
+            )
             .await;
         }
         Ok(())
@@ -436,14 +423,11 @@ impl Engine {
                 Rotation::Rotated => {
                     session.idle_expires_at = idle_end;
                     session.last_used_at = now;
-                    self.audit(NewAuditEvent {
-                        event: audit::REFRESH,
-                        user_id: Some(&user.id),
-                        session_id: Some(&session.id),
-                        ip: Some(&client.ip),
-                        user_agent: Some(&client.user_agent),
-                        ..Default::default()
-                    })
+                    self.audit(
+                        event(audit::REFRESH, client)
+                            .user(&user.id)
+                            .session(&session.id),
+                    )
                     .await;
                     return self.issue(&user, &session, next, now);
                 }
@@ -477,14 +461,11 @@ impl Engine {
     /// change address all the time).
     async fn check_binding(&self, session: &SessionRow, client: &Client) -> Result<()> {
         if session.user_agent != client.user_agent {
-            self.audit(NewAuditEvent {
-                event: audit::SESSION_UA_CHANGED,
-                user_id: Some(&session.user_id),
-                session_id: Some(&session.id),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                ..Default::default()
-            })
+            self.audit(
+                event(audit::SESSION_UA_CHANGED, client)
+                    .user(&session.user_id)
+                    .session(&session.id),
+            )
             .await;
             if self.config.ua_policy == BindingPolicy::Revoke {
                 self.end_session(session, EndReason::WrongDevice, client)
@@ -493,15 +474,12 @@ impl Engine {
             }
         }
         if session.ip != client.ip {
-            self.audit(NewAuditEvent {
-                event: audit::SESSION_IP_CHANGED,
-                user_id: Some(&session.user_id),
-                session_id: Some(&session.id),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                detail: Some(&session.ip),
-                ..Default::default()
-            })
+            self.audit(
+                event(audit::SESSION_IP_CHANGED, client)
+                    .user(&session.user_id)
+                    .session(&session.id)
+                    .detail(&session.ip),
+            )
             .await;
         }
         Ok(())
@@ -624,15 +602,12 @@ impl Engine {
             .end_user_sessions(&auth.user_id, keep, reason.as_str(), self.now())
             .await?;
         for id in ended {
-            self.audit(NewAuditEvent {
-                event: audit::event_for(reason),
-                user_id: Some(&auth.user_id),
-                session_id: Some(&id),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                detail: Some(reason.as_str()),
-                ..Default::default()
-            })
+            self.audit(
+                event(audit::event_for(reason), client)
+                    .user(&auth.user_id)
+                    .session(&id)
+                    .detail(reason.as_str()),
+            )
             .await;
         }
         Ok(())
@@ -658,15 +633,12 @@ impl Engine {
         self.store
             .set_password_hash(&user.id, &password::hash(new).await?)
             .await?;
-        self.audit(NewAuditEvent {
-            event: audit::PASSWORD_CHANGED,
-            user_id: Some(&user.id),
-            username: Some(&user.username),
-            session_id: Some(&auth.session_id),
-            ip: Some(&client.ip),
-            user_agent: Some(&client.user_agent),
-            ..Default::default()
-        })
+        self.audit(
+            event(audit::PASSWORD_CHANGED, client)
+                .user(&user.id)
+                .username(&user.username)
+                .session(&auth.session_id),
+        )
         .await;
         self.end_all(
             auth,

@@ -73,6 +73,46 @@ pub struct NewAuditEvent<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl<'a> NewAuditEvent<'a> {
+    /// An event seen from `ip` with `user_agent`; the builders add what else is known.
+    pub fn new(event: &'a str, ip: &'a str, user_agent: &'a str) -> Self {
+        Self {
+            event,
+            ip: Some(ip),
+            user_agent: Some(user_agent),
+            ..Default::default()
+        }
+    }
+
+    pub fn user(self, id: &'a str) -> Self {
+        Self {
+            user_id: Some(id),
+            ..self
+        }
+    }
+
+    pub fn username(self, name: &'a str) -> Self {
+        Self {
+            username: Some(name),
+            ..self
+        }
+    }
+
+    pub fn session(self, id: &'a str) -> Self {
+        Self {
+            session_id: Some(id),
+            ..self
+        }
+    }
+
+    pub fn detail(self, detail: &'a str) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
+        }
+    }
+}
+
 #[derive(Clone, Debug, FromRow)]
 pub struct AuditRow {
     pub id: i64,
