@@ -18,6 +18,8 @@ use web_sys::{Headers, Request, RequestCache, RequestCredentials, RequestInit, R
 const LOGIN: &str = "/api/auth/login";
 const REFRESH: &str = "/api/auth/refresh";
 const LOGOUT: &str = "/api/auth/logout";
+/// A bearer route: the token manager calls it, with its refresh-and-retry.
+pub const LOGOUT_ALL: &str = "/api/auth/logout-all";
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,7 +114,40 @@ pub async fn logout(bearer: Option<&str>) -> Result<(), ApiError> {
 
 /// `GET` a JSON resource with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(path: &str, bearer: &str) -> Result<T, ApiError> {
-    let response = send("GET", path, None, Some(bearer)).await?;
+    bearer_json(Method::Get, path, None, bearer).await
+}
+
+/// The methods the bearer routes use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// Any bearer request, with an optional JSON body. `204 No Content` decodes as JSON
+/// `null`, so `T = ()` suits routes that answer with nothing.
+pub async fn bearer_json<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    json_body: Option<&str>,
+    bearer: &str,
+) -> Result<T, ApiError> {
+    let response = send(method.as_str(), path, json_body, Some(bearer)).await?;
+    if response.status() == 204 {
+        return serde_json::from_str("null")
+            .map_err(|e| ApiError::Network(format!("expected a body, got none: {e}")));
+    }
     received(response).await.map(|r| r.body)
 }
 

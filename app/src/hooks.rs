@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::VisibilityState;
 
 use crate::token::TokenManager;
@@ -25,6 +26,27 @@ pub fn use_freshness_checks(tokens: &TokenManager) {
         window_event_listener_untyped(event, move |_| {
             if document().visibility_state() == VisibilityState::Visible {
                 tokens.check();
+            }
+        })
+    });
+    on_cleanup(move || handles.into_iter().for_each(WindowListenerHandle::remove));
+}
+
+/// Reports pointer and key activity to the token manager, which tells the other tabs
+/// (throttled) and refreshes if the idle end is near. Events inside the "Stay signed in?"
+/// dialog are answers to it, not activity.
+pub fn use_activity(tokens: &TokenManager) {
+    let marker = format!("[{}]", crate::components::session_modal::MODAL_MARKER);
+    let handles = ["pointerdown", "keydown"].map(|event| {
+        let (tokens, marker) = (tokens.clone(), marker.clone());
+        window_event_listener_untyped(event, move |ev| {
+            let in_dialog = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest(&marker).ok().flatten())
+                .is_some();
+            if !in_dialog {
+                tokens.note_activity();
             }
         })
     });

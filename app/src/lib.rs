@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod components;
+pub mod display;
 pub mod hooks;
 pub mod navigation;
 pub mod pages;
 pub mod schedule;
 pub mod session;
+pub mod tabs;
 pub mod theme;
 pub mod token;
 
@@ -20,10 +22,14 @@ use leptos_router::path;
 
 use crate::components::header::Header;
 use crate::components::require_auth::RequireAuth;
-use crate::hooks::use_freshness_checks;
+use crate::components::session_modal::SessionModal;
+use crate::hooks::{use_activity, use_freshness_checks};
+use crate::pages::audit::Audit;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::login::Login;
 use crate::pages::not_found::NotFound;
+use crate::pages::password::Password;
+use crate::pages::sessions::Sessions;
 use crate::session::{Auth, AuthStatus};
 use crate::token::provide_token_manager;
 
@@ -34,6 +40,7 @@ pub fn App() -> impl IntoView {
     provide_context(auth);
     let tokens = provide_token_manager(auth);
     use_freshness_checks(&tokens);
+    use_activity(&tokens);
     // Exactly one silent refresh at start: the HttpOnly cookie is the only thing that
     // survives a reload, by design.
     spawn_local(tokens.restore());
@@ -69,9 +76,41 @@ pub fn App() -> impl IntoView {
                                 }
                             }
                         />
+                        <Route
+                            path=path!("/sessions")
+                            view=|| {
+                                view! {
+                                    <RequireAuth>
+                                        <Sessions />
+                                    </RequireAuth>
+                                }
+                            }
+                        />
+                        <Route
+                            path=path!("/password")
+                            view=|| {
+                                view! {
+                                    <RequireAuth>
+                                        <Password />
+                                    </RequireAuth>
+                                }
+                            }
+                        />
+                        <Route
+                            path=path!("/admin/audit")
+                            view=|| {
+                                view! {
+                                    <RequireAuth>
+                                        <Audit />
+                                    </RequireAuth>
+                                }
+                            }
+                        />
                     </Routes>
                 </Show>
             </main>
+            // Outside `main` and the header: those are made inert while it is open.
+            <SessionModal />
         </Router>
     }
 }

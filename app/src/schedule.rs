@@ -85,6 +85,64 @@ pub fn format_countdown(remaining_ms: f64) -> String {
     }
 }
 
+/// How long before the session's end the "Stay signed in?" dialog appears.
+pub const SESSION_WARNING_MS: f64 = 120_000.0;
+
+/// What the session-end dialog offers, if it shows at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionWarning {
+    /// The idle end is near: a refresh slides it, so "Stay signed in" helps.
+    StaySignedIn,
+    /// The absolute end is near: nothing can extend it, only a new sign-in.
+    MustSignInAgain,
+}
+
+/// Whether to warn about the session's end, given now and both ends on one clock (ms).
+///
+/// The absolute end wins whenever it is within the warning window, even if the idle end
+/// comes first: staying signed in would buy at most the few seconds until the absolute
+/// end, so offering it would be a false promise.
+pub fn session_warning(
+    now_ms: f64,
+    idle_end_ms: f64,
+    absolute_end_ms: f64,
+) -> Option<SessionWarning> {
+    if absolute_end_ms - now_ms <= SESSION_WARNING_MS {
+        Some(SessionWarning::MustSignInAgain)
+    } else if idle_end_ms - now_ms <= SESSION_WARNING_MS {
+        Some(SessionWarning::StaySignedIn)
+    } else {
+        None
+    }
+}
+
+/// Text for the dialog's live region: coarse steps (whole minutes, then tens of
+/// seconds), so a screen reader speaks a few times rather than every second.
+pub fn announce_remaining(remaining_ms: f64) -> String {
+    let secs = (remaining_ms / 1_000.0).ceil().max(0.0) as u64;
+    match secs {
+        0 => "Your session has ended.".to_owned(),
+        1..=10 => "Your session ends in a few seconds.".to_owned(),
+        11..=60 => format!("Your session ends in {} seconds.", secs.div_ceil(10) * 10),
+        _ => {
+            let minutes = secs.div_ceil(60);
+            format!("Your session ends in {minutes} minutes.")
+        }
+    }
+}
+
+/// Share of the margin a tab that *adopted* a token from another tab keeps: it refreshes
+/// later than the tab that fetched the token, so that tab normally refreshes first and
+/// hands the next token over, and this one only steps in if it did not (a throttled or
+/// hung tab).
+pub const FOLLOWER_MARGIN_SHARE: f64 = 0.5;
+
+/// Delay from receipt to the proactive refresh of a token adopted from another tab.
+pub fn follower_refresh_delay_ms(ttl_ms: f64, unit: f64) -> f64 {
+    let margin = refresh_margin_ms(ttl_ms) * FOLLOWER_MARGIN_SHARE;
+    (ttl_ms - margin - jitter_ms(margin, unit)).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +221,85 @@ mod tests {
         assert_eq!(format_countdown(-10.0), "0:00");
         assert_eq!(format_countdown(3_600_000.0), "1:00:00");
         assert_eq!(format_countdown(43_199_000.0), "11:59:59");
+    }
+    #[test]
+    fn session_warning_appears_two_minutes_before_the_first_end() {
+        let min = 60_000.0;
+        // Both ends far away.
+        assert_eq!(session_warning(0.0, 30.0 * min, 720.0 * min), None);
+        assert_eq!(session_warning(0.0, 2.0 * min + 1.0, 720.0 * min), None);
+        // Idle end near: a refresh helps.
+        assert_eq!(
+            session_warning(0.0, 2.0 * min, 720.0 * min),
+            Some(SessionWarning::StaySignedIn)
+        );
+        assert_eq!(
+            session_warning(0.0, 10_000.0, 720.0 * min),
+            Some(SessionWarning::StaySignedIn)
+        );
+        // Absolute end near: only a new sign-in helps, whichever end comes first.
+        assert_eq!(
+            session_warning(0.0, 30.0 * min, 90_000.0),
+            Some(SessionWarning::MustSignInAgain)
+        );
+        assert_eq!(
+            session_warning(0.0, 60_000.0, 90_000.0),
+            Some(SessionWarning::MustSignInAgain)
+        );
+        // Past the end it still says so (the next refresh signs out).
+        assert_eq!(
+            session_warning(10.0 * min, 5.0 * min, 720.0 * min),
+            Some(SessionWarning::StaySignedIn)
+        );
+        assert_eq!(
+            session_warning(10.0 * min, 30.0 * min, 5.0 * min),
+            Some(SessionWarning::MustSignInAgain)
+        );
+        // Works on any clock origin (local wall-clock milliseconds).
+        let now = 1_700_000_000_000.0;
+        assert_eq!(
+            session_warning(now, now + 119_000.0, now + 3_600_000.0),
+            Some(SessionWarning::StaySignedIn)
+        );
+    }
+
+    #[test]
+    fn announcements_change_in_coarse_steps() {
+        assert_eq!(
+            announce_remaining(120_000.0),
+            "Your session ends in 2 minutes."
+        );
+        assert_eq!(
+            announce_remaining(61_000.0),
+            "Your session ends in 2 minutes."
+        );
+        assert_eq!(
+            announce_remaining(60_000.0),
+            "Your session ends in 60 seconds."
+        );
+        assert_eq!(
+            announce_remaining(41_000.0),
+            "Your session ends in 50 seconds."
+        );
+        assert_eq!(
+            announce_remaining(11_000.0),
+            "Your session ends in 20 seconds."
+        );
+        assert_eq!(
+            announce_remaining(10_000.0),
+            "Your session ends in a few seconds."
+        );
+        assert_eq!(announce_remaining(0.0), "Your session has ended.");
+        assert_eq!(announce_remaining(-5.0), "Your session has ended.");
+    }
+
+    #[test]
+    fn followers_refresh_after_the_tab_that_fetched_the_token() {
+        // 10 s token: the fetching tab refreshes at 7.8–8 s, a follower at 8.9–9 s.
+        assert_eq!(follower_refresh_delay_ms(10_000.0, 0.0), 9_000.0);
+        assert_eq!(follower_refresh_delay_ms(10_000.0, 1.0), 8_900.0);
+        assert!(follower_refresh_delay_ms(10_000.0, 1.0) > refresh_delay_ms(10_000.0, 0.0));
+        assert!(follower_refresh_delay_ms(3_000.0, 0.5) < 3_000.0);
+        assert_eq!(follower_refresh_delay_ms(0.0, 0.5), 0.0);
     }
 }

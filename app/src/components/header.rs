@@ -1,8 +1,10 @@
-//! The site header: app name, who is signed in, the theme toggle.
+//! The site header: app name, the page links for a signed-in user, who is signed in,
+//! the theme toggle.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::pages::audit::ADMIN_ROLE;
 use crate::session::use_auth;
 use crate::theme::ThemeToggle;
 
@@ -13,6 +15,13 @@ pub const APP_NAME: &str = "Refresh, done right";
 pub fn Header() -> impl IntoView {
     let auth = use_auth();
     let username = move || auth.user.with(|u| u.as_ref().map(|u| u.username.clone()));
+    let signed_in = move || auth.user.with(Option::is_some);
+    let is_admin = move || {
+        auth.user.with(|u| {
+            u.as_ref()
+                .is_some_and(|u| u.roles.iter().any(|r| r == ADMIN_ROLE))
+        })
+    };
 
     view! {
         <header class="site-header">
@@ -21,6 +30,26 @@ pub fn Header() -> impl IntoView {
                     <img src="/favicon.svg" alt="" width="28" height="28" />
                     <span>{APP_NAME}</span>
                 </A>
+                <Show when=signed_in>
+                    <ul class="nav-links" data-testid="nav">
+                        <li>
+                            <A href="/" exact=true>
+                                "Dashboard"
+                            </A>
+                        </li>
+                        <li>
+                            <A href="/sessions">"Sessions"</A>
+                        </li>
+                        <li>
+                            <A href="/password">"Password"</A>
+                        </li>
+                        <Show when=is_admin>
+                            <li>
+                                <A href="/admin/audit">"Audit"</A>
+                            </li>
+                        </Show>
+                    </ul>
+                </Show>
                 <div class="site-nav-end">
                     {move || {
                         username()

@@ -1,5 +1,8 @@
 //! One module per route.
 
+pub mod audit;
 pub mod dashboard;
 pub mod login;
 pub mod not_found;
+pub mod password;
+pub mod sessions;

@@ -1,0 +1,310 @@
+//! "Stay signed in?": a modal dialog [`schedule::SESSION_WARNING_MS`] before the session
+//! ends (the idle or the absolute end, whichever comes first).
+//!
+//! - Idle end near: [Stay signed in] refreshes, which slides the idle end on the server;
+//!   the new token is handed to every tab, so the dialog closes in all of them.
+//!   [Log out] logs out (every tab).
+//! - Absolute end near: nothing can extend it, so the dialog says so and offers
+//!   [Sign in again] (log out, then the login page) or [Not now].
+//!
+//! Accessible: `role="dialog"`, `aria-modal="true"`, labelled and described; focus moves
+//! to the first button and Tab / Shift+Tab cycle inside; the page behind is `inert`;
+//! Escape means "Stay signed in" (or "Not now"); focus returns where it was on close. A
+//! polite live region announces the remaining time in coarse steps
+//! ([`schedule::announce_remaining`]), so a screen reader is not talked over every second.
+
+use std::time::Duration;
+
+use leptos::ev::KeyboardEvent;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement};
+
+use crate::api::ApiError;
+use crate::hooks::use_interval;
+use crate::navigation::LOGIN_PATH;
+use crate::schedule::{self, SessionWarning};
+use crate::session::{AuthStatus, use_auth};
+use crate::token::use_tokens;
+
+/// Attribute on the dialog's root: pointer and key events inside it are answers to the
+/// dialog, not activity on the page.
+pub const MODAL_MARKER: &str = "data-session-modal";
+
+#[component]
+pub fn SessionModal() -> impl IntoView {
+    let auth = use_auth();
+    // Local (not `Send`) values behind `Copy` handles, so the closures below are `Copy`.
+    let tokens = StoredValue::new_local(use_tokens());
+    let navigate = StoredValue::new_local(use_navigate());
+
+    let now = RwSignal::new(js_sys::Date::now());
+    use_interval(Duration::from_secs(1), move || now.set(js_sys::Date::now()));
+
+    // Both ends on the local clock, and the absolute end as the server states it.
+    let ends = move || {
+        let offset = auth.clock_offset_ms.get();
+        auth.session.with(|s| {
+            s.as_ref().map(|s| {
+                (
+                    schedule::local_time_ms(s.idle_expires_at, offset),
+                    schedule::local_time_ms(s.absolute_expires_at, offset),
+                    s.absolute_expires_at,
+                )
+            })
+        })
+    };
+    // "Not now" on the absolute-end notice holds for that end (a new login has another).
+    let dismissed = RwSignal::new(None::<i64>);
+    let warning = Memo::new(move |_| {
+        if auth.status.get() != AuthStatus::SignedIn {
+            return None;
+        }
+        let (idle, absolute, absolute_secs) = ends()?;
+        let warning = schedule::session_warning(now.get(), idle, absolute)?;
+        if warning == SessionWarning::MustSignInAgain && dismissed.get() == Some(absolute_secs) {
+            return None;
+        }
+        Some(warning)
+    });
+    let remaining_ms = move || {
+        ends()
+            .map(|(idle, absolute, _)| idle.min(absolute) - now.get())
+            .unwrap_or(0.0)
+    };
+    let countdown = move || schedule::format_countdown(remaining_ms());
+    let announcement = Memo::new(move |_| schedule::announce_remaining(remaining_ms()));
+
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    let stay = move || {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let tokens = tokens.get_value();
+        spawn_local(async move {
+            match tokens.stay_signed_in().await {
+                // The session is over after all: the guard shows the login page.
+                Ok(()) | Err(ApiError::SignedOut) => {}
+                Err(err) if err.is_unauthorized() => {}
+                Err(err) => {
+                    error.try_set(Some(format!("Could not extend your session: {err}")));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    let sign_out = move || {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let (tokens, navigate) = (tokens.get_value(), navigate.get_value());
+        spawn_local(async move {
+            tokens.logout().await;
+            navigate(LOGIN_PATH, Default::default());
+            busy.try_set(false);
+        });
+    };
+    let dismiss = move || {
+        let absolute = auth
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.absolute_expires_at));
+        dismissed.set(absolute);
+    };
+
+    // Focus: into the dialog when it opens (or its offer changes), back where it was when
+    // it closes; the page behind is inert meanwhile.
+    let first = NodeRef::<html::Button>::new();
+    let last = NodeRef::<html::Button>::new();
+    let opener = StoredValue::new_local(None::<HtmlElement>);
+    Effect::new(move |previous: Option<Option<SessionWarning>>| {
+        let current = warning.get();
+        let was_open = previous.flatten().is_some();
+        match (was_open, current.is_some()) {
+            (false, true) => {
+                opener.set_value(
+                    document()
+                        .active_element()
+                        .and_then(|el| el.dyn_into::<HtmlElement>().ok()),
+                );
+                set_background_inert(true);
+                focus_soon(first);
+            }
+            (true, true) if previous.flatten() != current => focus_soon(first),
+            (true, false) => {
+                set_background_inert(false);
+                if let Some(el) = opener.get_value() {
+                    let _ = el.focus();
+                }
+                opener.set_value(None);
+            }
+            _ => {}
+        }
+        current
+    });
+    on_cleanup(|| set_background_inert(false));
+
+    let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            match warning.get_untracked() {
+                Some(SessionWarning::StaySignedIn) => stay(),
+                Some(SessionWarning::MustSignInAgain) => dismiss(),
+                None => {}
+            }
+        }
+        "Tab" => {
+            let (Some(first), Some(last)) = (first.get_untracked(), last.get_untracked()) else {
+                return;
+            };
+            let active = document().active_element();
+            let is = |el: &Element| active.as_ref() == Some(el);
+            let outside = active
+                .as_ref()
+                .and_then(|a| a.closest(&format!("[{MODAL_MARKER}]")).ok().flatten())
+                .is_none();
+            if ev.shift_key() && (outside || is(&first)) {
+                ev.prevent_default();
+                let _ = last.focus();
+            } else if !ev.shift_key() && (outside || is(&last)) {
+                ev.prevent_default();
+                let _ = first.focus();
+            }
+        }
+        _ => {}
+    };
+
+    view! {
+        <Show when=move || warning.get().is_some()>
+            <div class="modal-backdrop" data-session-modal="">
+                <div
+                    class="modal"
+                    role="dialog"
+                    aria-modal="true"
+                    aria-labelledby="session-modal-title"
+                    aria-describedby="session-modal-text"
+                    data-testid="session-modal"
+                    on:keydown=on_keydown
+                >
+                    {move || {
+                            match warning.get() {
+                                Some(SessionWarning::MustSignInAgain) => {
+                                    view! {
+                                        <h2 id="session-modal-title">"Your session is ending"</h2>
+                                        <p id="session-modal-text">
+                                            "This session has reached its maximum length and ends in "
+                                            <strong data-testid="session-modal-countdown">
+                                                {countdown}
+                                            </strong>
+                                            ". Staying is not possible: sign in again to continue."
+                                        </p>
+                                        <div class="modal-actions">
+                                            <button
+                                                type="button"
+                                                class="primary"
+                                                node_ref=first
+                                                disabled=move || busy.get()
+                                                on:click=move |_| sign_out()
+                                            >
+                                                "Sign in again"
+                                            </button>
+                                            <button
+                                                type="button"
+                                                class="secondary"
+                                                node_ref=last
+                                                on:click=move |_| dismiss()
+                                            >
+                                                "Not now"
+                                            </button>
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
+                                _ => {
+                                    view! {
+                                        <h2 id="session-modal-title">"Stay signed in?"</h2>
+                                        <p id="session-modal-text">
+                                            "You will be signed out for inactivity in "
+                                            <strong data-testid="session-modal-countdown">
+                                                {countdown}
+                                            </strong> "."
+                                        </p>
+                                        <div class="modal-actions">
+                                            <button
+                                                type="button"
+                                                class="primary"
+                                                node_ref=first
+                                                disabled=move || busy.get()
+                                                aria-busy=move || busy.get().to_string()
+                                                on:click=move |_| stay()
+                                            >
+                                                "Stay signed in"
+                                            </button>
+                                            <button
+                                                type="button"
+                                                class="secondary"
+                                                node_ref=last
+                                                on:click=move |_| sign_out()
+                                            >
+                                                "Log out"
+                                            </button>
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                    }}
+                    {move || {
+                        error
+                            .get()
+                            .map(|message| {
+                                view! {
+                                    <p class="error" role="alert">
+                                        {message}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <p
+                        class="visually-hidden"
+                        role="status"
+                        aria-live="polite"
+                        aria-atomic="true"
+                        data-testid="session-modal-live"
+                    >
+                        {move || announcement.get()}
+                    </p>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
+/// Focuses a button once it is in the document (after this render).
+fn focus_soon(button: NodeRef<html::Button>) {
+    request_animation_frame(move || {
+        if let Some(button) = button.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+}
+
+/// Makes the page behind the dialog unreachable by pointer, keyboard and screen reader.
+fn set_background_inert(inert: bool) {
+    for selector in ["#main", ".site-header"] {
+        if let Ok(Some(el)) = document().query_selector(selector) {
+            let _ = if inert {
+                el.set_attribute("inert", "")
+            } else {
+                el.remove_attribute("inert")
+            };
+        }
+    }
+}
