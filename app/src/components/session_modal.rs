@@ -24,6 +24,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::hooks::use_interval;
 use crate::navigation::LOGIN_PATH;
 use crate::schedule::{self, SessionWarning};
@@ -261,17 +262,7 @@ pub fn SessionModal() -> impl IntoView {
                                 }
                             }
                     }}
-                    {move || {
-                        error
-                            .get()
-                            .map(|message| {
-                                view! {
-                                    <p class="error" role="alert">
-                                        {message}
-                                    </p>
-                                }
-                            })
-                    }}
+                    <ErrorAlert message=error />
                     <p
                         class="visually-hidden"
                         role="status"

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
 use crate::display::{ellipsize, short_id, short_user_agent};
 use crate::session::use_auth;
@@ -98,17 +99,7 @@ fn AuditTable() -> impl IntoView {
                 "Reload"
             </button>
         </div>
-        {move || {
-            error
-                .get()
-                .map(|message| {
-                    view! {
-                        <p class="error" role="alert" data-testid="error">
-                            {message}
-                        </p>
-                    }
-                })
-        }}
+        <ErrorAlert message=error testid="error" />
         <Show
             when=move || events.with(Option::is_some)
             fallback=move || {

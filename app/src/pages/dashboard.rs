@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::hooks::use_interval;
 use crate::navigation::LOGIN_PATH;
 use crate::schedule::format_countdown;
@@ -159,17 +160,7 @@ pub fn Dashboard() -> impl IntoView {
                 </div>
             </dl>
 
-            {move || {
-                error
-                    .get()
-                    .map(|message| {
-                        view! {
-                            <p class="error" data-testid="error" role="alert">
-                                {message}
-                            </p>
-                        }
-                    })
-            }}
+            <ErrorAlert message=error testid="error" />
         </section>
     }
 }

@@ -8,6 +8,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::navigation::safe_next;
 use crate::session::{AuthStatus, use_auth};
 use crate::token::use_tokens;
@@ -106,17 +107,7 @@ pub fn Login() -> impl IntoView {
                     <input id="remember-me" name="remember_me" type="checkbox" bind:checked=remember_me />
                     <label for="remember-me">"Remember me"</label>
                 </div>
-                {move || {
-                    error
-                        .get()
-                        .map(|message| {
-                            view! {
-                                <p class="error" role="alert" data-testid="login-error">
-                                    {message}
-                                </p>
-                            }
-                        })
-                }}
+                <ErrorAlert message=error testid="login-error" />
                 <button
                     type="submit"
                     class="primary"

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::token::use_tokens;
 
 const PASSWORD: &str = "/api/auth/password";
@@ -124,17 +125,7 @@ pub fn Password() -> impl IntoView {
                         bind:value=confirm
                     />
                 </div>
-                {move || {
-                    error
-                        .get()
-                        .map(|message| {
-                            view! {
-                                <p class="error" role="alert" data-testid="password-error">
-                                    {message}
-                                </p>
-                            }
-                        })
-                }}
+                <ErrorAlert message=error testid="password-error" />
                 <button
                     type="submit"
                     class="primary"

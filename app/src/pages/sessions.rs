@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::ApiError;
+use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
 use crate::display::short_user_agent;
 use crate::navigation::LOGIN_PATH;
@@ -120,17 +121,7 @@ pub fn Sessions() -> impl IntoView {
                 "the next time it renews its access, within seconds."
             </p>
 
-            {move || {
-                error
-                    .get()
-                    .map(|message| {
-                        view! {
-                            <p class="error" role="alert" data-testid="error">
-                                {message}
-                            </p>
-                        }
-                    })
-            }}
+            <ErrorAlert message=error testid="error" />
 
             <Show
                 when=move || sessions.with(Option::is_some)
