@@ -4,6 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 server="$root/target/debug/server"
+[ -x "$server" ] || { echo "no $server: build it first (cargo build -p server; cargo test --workspace builds it too)" >&2; exit 1; }
 db="$(mktemp -d)/e2e.db"
 export DATABASE_URL="sqlite://$db?mode=rwc"
 printf 'alice-password' | "$server" user add alice --role admin --password-stdin

@@ -22,9 +22,10 @@ fi
 # Each test made a database of its own; drop those of earlier runs.
 psql -q "$pg_admin" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'jwt_refresh_%'" 2>/dev/null |
   while read -r db; do psql -q "$pg_admin" -c "DROP DATABASE \"$db\"" >/dev/null 2>&1 || true; done
-TEST_POSTGRES_URL="$pg_admin" cargo test -p server --test api
-step "building the SPA and the server for the browser tests"
+# The same package selection as above: another one would unify features differently
+# and rebuild half the dependency tree.
+TEST_POSTGRES_URL="$pg_admin" cargo test --workspace
+step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
-cargo build -p server
 step "Playwright (Chromium)"
 cd end2end && npx playwright test
