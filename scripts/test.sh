@@ -25,6 +25,11 @@ psql -q "$pg_admin" -At -c "SELECT datname FROM pg_database WHERE datname LIKE '
 # The same package selection as above: another one would unify features differently
 # and rebuild half the dependency tree.
 TEST_POSTGRES_URL="$pg_admin" cargo test --workspace
+made=$(psql -q "$pg_admin" -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'jwt_refresh_%'")
+if [ "${made:-0}" -lt 30 ]; then
+  echo "the PostgreSQL pass made ${made:-no} databases: it did not run on PostgreSQL" >&2
+  exit 1
+fi
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
 step "Playwright (Chromium)"

@@ -30,13 +30,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             .with_env_filter("server=debug")
             .try_init();
     }
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
-        let file = std::env::temp_dir().join(format!(
-            "jwt-refresh-test-{}.db",
-            server::refresh_token::generate()
-        ));
-        format!("sqlite://{}?mode=rwc", file.display())
-    });
+    let url = fresh_database().await;
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".parse().unwrap();
     config.static_dir = std::env::temp_dir().join("jwt-refresh-no-spa");
