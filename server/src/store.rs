@@ -415,12 +415,15 @@ impl Store {
 
     /// The most recent events, newest first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRow>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
+        // Events name the user by id; the name is filled in for the reader.
+        Ok(sqlx::query_as(
+            "SELECT a.id, a.at, a.event, a.user_id, COALESCE(a.username, u.username) AS username, \
+             a.session_id, a.ip, a.user_agent, a.detail \
+             FROM audit_events a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.id DESC LIMIT $1",
         )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     // --- keys and secrets ---
