@@ -3,7 +3,7 @@
 # users, access tokens that live 3 s (so refreshes happen within a test), the built SPA.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-server="$root/target/debug/server"
+server="${CARGO_TARGET_DIR:-$root/target}/debug/server"
 [ -x "$server" ] || { echo "no $server: build it first (cargo build -p server; cargo test --workspace builds it too)" >&2; exit 1; }
 db="$(mktemp -d)/e2e.db"
 export DATABASE_URL="sqlite://$db?mode=rwc"
