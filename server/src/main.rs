@@ -57,8 +57,8 @@ async fn serve(config: server::config::Config, database_url: &str) -> anyhow::Re
     println!("Serving on {url}");
     if !demo.is_empty() {
         println!("Created demo users (shown once):");
-        for (name, password) in &demo {
-            println!("  {name} / {password}");
+        for (name, password, role) in &demo {
+            println!("  {name} / {password}   (role {role})");
         }
     }
     server::serve(state, listener).await

@@ -14,8 +14,8 @@ async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<User>>
 }
 
 /// On a database without users, creates `alice` (admin) and `bob` (user) with random
-/// passwords and returns `(username, password)` so `serve` can print them once.
-pub async fn ensure_demo_users(state: &AppState) -> Result<Vec<(String, String)>> {
+/// passwords and returns `(username, password, role)` so `serve` can print them once.
+pub async fn ensure_demo_users(state: &AppState) -> Result<Vec<(String, String, String)>> {
     if state.store.count_users().await? > 0 {
         return Ok(Vec::new());
     }
@@ -25,7 +25,7 @@ pub async fn ensure_demo_users(state: &AppState) -> Result<Vec<(String, String)>
         state
             .create_user(name, &password, &[role.to_owned()])
             .await?;
-        created.push((name.to_owned(), password));
+        created.push((name.to_owned(), password, role.to_owned()));
     }
     Ok(created)
 }
