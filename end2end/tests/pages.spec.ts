@@ -1,20 +1,13 @@
 import { expect, test, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 
+import { signIn } from './helpers';
+
 // Sessions, change password and the audit log, each with two browser contexts where a
 // second device matters. The server runs with ACCESS_TTL=3s (serve.sh), so a device
 // whose session ended elsewhere notices at its next refresh, within a few seconds.
 // Every test ends the sessions it started, so the next one starts from none.
 
 const SIGNED_OUT_WITHIN = { timeout: 8_000 };
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.goto('/');
-  await expect(page).toHaveURL(/\/login/);
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('username')).toHaveText(username);
-}
 
 /** A second, separate browser (its own cookies), signed in as `username`. */
 async function otherDevice(browser: Browser, baseURL: string | undefined, username: string, password: string) {

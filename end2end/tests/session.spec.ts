@@ -1,16 +1,9 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+
+import { signIn } from './helpers';
 
 // The server runs with ACCESS_TTL=3s (serve.sh), so a silent refresh is due every
 // couple of seconds and a test of ten seconds sees several.
-
-async function signIn(page: Page, username = 'alice', password = 'alice-password') {
-  await page.goto('/');
-  await expect(page).toHaveURL(/\/login/);
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('username')).toHaveText(username);
-}
 
 test('stays signed in across access-token expiry, reload, and logs out', async ({ page }) => {
   const refreshes: number[] = [];

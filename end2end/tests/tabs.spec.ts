@@ -1,16 +1,10 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 
+import { signIn } from './helpers';
+
 // Several tabs of one browser: pages of one context share the refresh cookie, the
 // BroadcastChannel and the Web Locks, exactly like tabs. The server runs with
 // ACCESS_TTL=3s (serve.sh), so every couple of seconds one refresh is due.
-
-async function signIn(page: Page, username = 'alice', password = 'alice-password') {
-  await page.goto('/login');
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('username')).toHaveText(username);
-}
 
 /** Counts `POST /api/auth/refresh` across every tab of the context. */
 function watchRefreshes(context: BrowserContext) {
