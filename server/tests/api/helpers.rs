@@ -210,6 +210,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET /.well-known/jwks.json`, parsed.
+    pub async fn jwks(&self) -> serde_json::Value {
+        let url = format!("{}/.well-known/jwks.json", self.url);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn audit_events(&self) -> Vec<String> {
         let rows = self.state.audit_log(1000).await.unwrap();
         rows.into_iter().map(|e| e.event).collect()

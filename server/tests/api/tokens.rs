@@ -6,15 +6,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn jwks_publishes_the_signing_key_by_kid() {
     let app = spawn_app().await;
-    let jwks: serde_json::Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks().await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kty"], "OKP");
@@ -157,18 +149,7 @@ async fn client_managed_mode_never_refreshes_on_a_bearer_route() {
 #[tokio::test]
 async fn old_keys_leave_the_jwks_only_once_their_tokens_have_expired() {
     let app = spawn_app().await;
-    let jwks_len = || async {
-        let jwks: serde_json::Value = app
-            .http
-            .get(format!("{}/.well-known/jwks.json", app.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        jwks["keys"].as_array().unwrap().len()
-    };
+    let jwks_len = || async { app.jwks().await["keys"].as_array().unwrap().len() };
     let old = app.login(ALICE).await;
     app.advance(1);
     server::keys::add_key(&app.state.store, app.clock_now())
