@@ -9,11 +9,11 @@
 
 use std::fmt;
 
-use api::{EndReason, ErrorBody, ErrorCode, LoginRequest, REQUESTED_WITH_HEADER, TokenResponse};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCache, RequestCredentials, RequestInit, Response};
+use wire::{EndReason, ErrorBody, ErrorCode, LoginRequest, REQUESTED_WITH_HEADER, TokenResponse};
 
 const LOGIN: &str = "/api/auth/login";
 const REFRESH: &str = "/api/auth/refresh";

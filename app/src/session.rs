@@ -3,8 +3,8 @@
 //! Pages read who is signed in and until when from here; only the token manager writes
 //! it. It holds no token: a page cannot leak what it never sees.
 
-use api::{SessionInfo, User};
 use leptos::prelude::*;
+use wire::{SessionInfo, User};
 
 use crate::schedule;
 

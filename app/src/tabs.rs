@@ -26,7 +26,6 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use api::{EndReason, SessionInfo, User};
 use futures::channel::oneshot;
 use futures::future::{Either, select};
 use leptos::prelude::set_timeout;
@@ -36,6 +35,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
+use wire::{EndReason, SessionInfo, User};
 
 /// Name of the channel every tab of the origin joins.
 pub const CHANNEL_NAME: &str = "auth";

@@ -30,12 +30,12 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use api::{EndReason, ErrorCode, LoginRequest, TokenResponse};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wire::{EndReason, ErrorCode, LoginRequest, TokenResponse};
 
 use crate::api::{self as http, ApiError, Method, Received, now_monotonic_ms};
 use crate::schedule::{self, SessionWarning};
@@ -605,8 +605,8 @@ impl TokenManager {
         &self,
         held: Held,
         clock_offset_ms: f64,
-        user: api::User,
-        session: api::SessionInfo,
+        user: wire::User,
+        session: wire::SessionInfo,
     ) {
         let delay_ms = held.refresh_after_ms - held.age_ms();
         *self.inner.token.borrow_mut() = Some(held);

@@ -5,9 +5,9 @@
 
 use std::{hint::black_box, time::Duration};
 
-use api::AccessClaims;
 use criterion::{Criterion, criterion_group, criterion_main};
 use server::{clock::Clock, clock::ManualClock, keys::Keys, password, refresh_token, store::Store};
+use wire::AccessClaims;
 
 const ISSUER: &str = "jwt-refresh";
 const AUDIENCE: &str = "jwt-refresh-app";

@@ -27,9 +27,9 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use api::{REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
 use clap::{Parser, ValueEnum};
 use reqwest::{StatusCode, Url, header};
+use wire::{REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {

@@ -2,13 +2,13 @@
 //! Events carry user, session, IP, User-Agent and a short detail; never a password or
 //! a token.
 
-use api::{AuditEvent, EndReason};
 use axum::{
     Json, Router,
     extract::{Query, State},
     routing::get,
 };
 use serde::Deserialize;
+use wire::{AuditEvent, EndReason};
 
 use crate::{
     AppState,

@@ -1,9 +1,9 @@
 //! Login, refresh and logout: the routes that hand out and take back tokens, and the
 //! refresh cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`).
 
-use api::{LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
 use axum::{
     Json, Router,
+    body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
@@ -12,6 +12,10 @@ use axum::{
 use tower_cookies::{
     Cookie, Cookies,
     cookie::{SameSite, time::Duration},
+};
+use wire::{
+    LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, RefreshRequest, SESSION_HINT_COOKIE,
+    TokenResponse,
 };
 
 pub use crate::extract::{Admin, RequireRole, Role, bearer};
@@ -37,13 +41,26 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .build()
 }
 
-/// Puts the refresh token of `issued` in the cookie.
+/// The script-readable twin of the refresh cookie: says only "a session may exist".
+fn hint_cookie(state: &AppState, value: &'static str) -> Cookie<'static> {
+    Cookie::build((SESSION_HINT_COOKIE, value))
+        .secure(state.config.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
+}
+
+/// Puts the refresh token of `issued` in the cookie (and sets the hint cookie beside it,
+/// with the same lifetime).
 pub(crate) fn set_cookie(state: &AppState, cookies: &Cookies, issued: &Issued) {
     let mut cookie = refresh_cookie(state, issued.refresh_token.clone());
+    let mut hint = hint_cookie(state, "1");
     if let Some(age) = issued.cookie_max_age {
         cookie.set_max_age(Duration::seconds(age));
+        hint.set_max_age(Duration::seconds(age));
     }
     cookies.add(cookie);
+    cookies.add(hint);
 }
 
 /// Puts the refresh token in the cookie and answers with the access token.
@@ -52,8 +69,14 @@ fn respond(state: &AppState, cookies: &Cookies, issued: Issued) -> Json<TokenRes
     Json(issued.body)
 }
 
+/// Expires both cookies. Added as expired cookies rather than removed from the jar: a
+/// removal is only sent for cookies the request carried, and a client may have sent
+/// one without the other.
 pub(crate) fn clear_cookie(state: &AppState, cookies: &Cookies) {
-    cookies.remove(refresh_cookie(state, String::new()));
+    for mut cookie in [refresh_cookie(state, String::new()), hint_cookie(state, "")] {
+        cookie.make_removal();
+        cookies.add(cookie);
+    }
 }
 
 pub(crate) fn cookie_value(cookies: &Cookies) -> Option<String> {
@@ -75,14 +98,25 @@ async fn refresh(
     client: Client,
     cookies: Cookies,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<impl IntoResponse> {
     if !headers.contains_key(REQUESTED_WITH_HEADER) {
         return Err(Error::BadRequest(format!(
             "A refresh must carry the {REQUESTED_WITH_HEADER} header."
         )));
     }
+    // The body is optional: an empty one is a refresh by an active user.
+    let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::BadRequest(format!("The refresh body is not valid: {e}")))?
+    };
     let token = cookie_value(&cookies);
-    match state.refresh(token.as_deref(), &client).await {
+    match state
+        .refresh(token.as_deref(), request.active, &client)
+        .await
+    {
         Ok(issued) => Ok(respond(&state, &cookies, issued)),
         Err(e) => {
             // A cookie that can never work again is dropped, so the browser stops sending it.

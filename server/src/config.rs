@@ -168,7 +168,7 @@ impl Config {
         if self.backend_refresh {
             "/api"
         } else {
-            api::AUTH_PATH
+            wire::AUTH_PATH
         }
     }
 

@@ -1,12 +1,12 @@
 //! The one error type of the server, mapped once to an HTTP status and a JSON body.
 
-use api::{EndReason, ErrorBody, ErrorCode};
 use axum::{
     Json,
     extract::rejection::JsonRejection,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use wire::{EndReason, ErrorBody, ErrorCode};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

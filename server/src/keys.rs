@@ -7,7 +7,6 @@
 
 use std::{collections::HashMap, sync::RwLock};
 
-use api::{ACCESS_TOKEN_TYPE, AccessClaims};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use jwt_compact::{
@@ -16,6 +15,7 @@ use jwt_compact::{
     jwk::JsonWebKey,
 };
 use sha2::Sha256;
+use wire::{ACCESS_TOKEN_TYPE, AccessClaims};
 
 use crate::{
     clock::Clock,

@@ -1,7 +1,6 @@
 //! A user's sessions: status for the countdown, the device list, revocation, log out
 //! everywhere, and password change (which ends every other session).
 
-use api::{ChangePasswordRequest, SessionStatus, SessionSummary};
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -9,6 +8,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use tower_cookies::Cookies;
+use wire::{ChangePasswordRequest, SessionStatus, SessionSummary};
 
 use crate::{
     AppState,

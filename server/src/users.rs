@@ -1,7 +1,7 @@
 //! The signed-in user (`GET /api/me`) and the demo users of a new database.
 
-use api::User;
 use axum::{Json, Router, extract::State, routing::get};
+use wire::User;
 
 use crate::{AppState, engine::AuthUser, error::Result, refresh_token};
 

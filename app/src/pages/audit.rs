@@ -1,9 +1,9 @@
 //! `/admin/audit`: recent audit events, for the `admin` role. Anyone else is told so
 //! and the API is not called (the server would refuse with 403 anyway).
 
-use api::{AuditEvent, ErrorCode};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wire::{AuditEvent, ErrorCode};
 
 use crate::api::ApiError;
 use crate::components::ErrorAlert;

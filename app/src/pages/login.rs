@@ -1,11 +1,11 @@
 //! `/login`: username, password, "Remember me"; returns the user to `next` afterwards.
 
-use api::{ErrorCode, LoginRequest};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
+use wire::{ErrorCode, LoginRequest};
 
 use crate::api::ApiError;
 use crate::components::ErrorAlert;

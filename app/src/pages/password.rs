@@ -1,10 +1,10 @@
 //! `/password`: change the password. The server ends every other session; this one
 //! stays signed in.
 
-use api::{ChangePasswordRequest, ErrorCode};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wire::{ChangePasswordRequest, ErrorCode};
 
 use crate::api::ApiError;
 use crate::components::ErrorAlert;

@@ -4,10 +4,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use api::{ErrorCode, SessionSummary};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use wire::{ErrorCode, SessionSummary};
 
 use crate::api::ApiError;
 use crate::components::ErrorAlert;

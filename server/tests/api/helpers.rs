@@ -5,9 +5,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use api::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 use reqwest::{Response, StatusCode, header};
 use server::{AppState, Engine, clock::ManualClock, config::Config, store::Store};
+use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
 pub const ALICE: (&str, &str) = ("alice", "alice-password");
 pub const BOB: (&str, &str) = ("bob", "bob-password");
@@ -168,9 +168,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A scheduled refresh of an unattended page: `{"active": false}`.
+    pub async fn post_refresh_idle(&self, cookie: &str) -> Response {
+        self.http
+            .post(format!("{}/api/auth/refresh", self.url))
+            .header(header::COOKIE, format!("{REFRESH_COOKIE}={cookie}"))
+            .header("X-Requested-With", "fetch")
+            .json(&serde_json::json!({"active": false}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Refreshes and expects success.
     pub async fn refresh(&self, cookie: &str) -> Login {
         let response = self.post_refresh(cookie).await;
+        Self::rotated(response).await
+    }
+
+    /// Refreshes as an unattended page and expects success.
+    pub async fn refresh_idle(&self, cookie: &str) -> Login {
+        let response = self.post_refresh_idle(cookie).await;
+        Self::rotated(response).await
+    }
+
+    async fn rotated(response: Response) -> Login {
         assert_eq!(response.status(), StatusCode::OK, "refresh failed");
         let set_cookie = set_cookie(&response).expect("a rotated cookie");
         Login {

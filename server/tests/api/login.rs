@@ -1,5 +1,5 @@
-use api::{ErrorCode, User};
 use reqwest::{StatusCode, header};
+use wire::{ErrorCode, User};
 
 use crate::helpers::*;
 

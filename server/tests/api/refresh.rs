@@ -1,5 +1,5 @@
-use api::{EndReason, ErrorCode};
 use reqwest::{StatusCode, header};
+use wire::{EndReason, ErrorCode};
 
 use crate::helpers::*;
 
@@ -126,6 +126,99 @@ async fn an_idle_session_expires_and_says_why() {
         .refresh_fails(&next.cookie, ErrorCode::SessionRevoked)
         .await;
     assert_eq!(body.reason, Some(EndReason::IdleTimeout));
+}
+
+#[tokio::test]
+async fn only_a_refresh_that_reports_activity_slides_the_idle_end() {
+    let app = spawn_app().await;
+    let login = app.login(BOB).await;
+    let idle_end = login.tokens.session.idle_expires_at;
+    // An unattended page refreshes on schedule: fresh tokens, the same idle end.
+    app.advance(14 * 60);
+    let next = app.refresh_idle(&login.cookie).await;
+    assert_eq!(next.tokens.session.idle_expires_at, idle_end);
+    app.advance(14 * 60);
+    let next = app.refresh_idle(&next.cookie).await;
+    assert_eq!(next.tokens.session.idle_expires_at, idle_end);
+    // The token ends with the idle session, not a token lifetime later.
+    assert_eq!(next.tokens.expires_at, idle_end);
+    app.advance(2 * 60);
+    let body = app
+        .refresh_fails(&next.cookie, ErrorCode::RefreshExpired)
+        .await;
+    assert_eq!(body.reason, Some(EndReason::IdleTimeout));
+
+    // The same schedule with a user at work keeps the session.
+    let login = app.login(BOB).await;
+    app.advance(14 * 60);
+    let next = app.refresh(&login.cookie).await;
+    assert_eq!(
+        next.tokens.session.idle_expires_at,
+        app.clock_now() + 30 * 60
+    );
+    app.advance(17 * 60);
+    app.refresh(&next.cookie).await;
+}
+
+#[tokio::test]
+async fn a_malformed_refresh_body_is_a_clear_400() {
+    let app = spawn_app().await;
+    let login = app.login(BOB).await;
+    let response = app
+        .http
+        .post(format!("{}/api/auth/refresh", app.url))
+        .header(header::COOKIE, format!("refresh_token={}", login.cookie))
+        .header("X-Requested-With", "fetch")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+    );
+    // Nothing rotated: the cookie still works.
+    app.refresh(&login.cookie).await;
+}
+
+#[tokio::test]
+async fn the_session_hint_cookie_lives_and_dies_with_the_refresh_cookie() {
+    let app = spawn_app().await;
+    let response = app.post_login(ALICE, true).await;
+    let hints: Vec<_> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("has_session="))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    let hint = &hints[0];
+    assert!(hint.starts_with("has_session=1;"), "{hint}");
+    assert!(!hint.contains("HttpOnly"), "scripts read it: {hint}");
+    assert!(
+        hint.contains("Path=/") && !hint.contains("Path=/api"),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("Max-Age="),
+        "a remembered session keeps its hint: {hint}"
+    );
+    let login = Login {
+        set_cookie: set_cookie(&response).unwrap(),
+        cookie: cookie_value(&set_cookie(&response).unwrap()),
+        tokens: response.json().await.unwrap(),
+    };
+    let response = app.logout(&login).await;
+    let cleared = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("has_session=;") && v.contains("Max-Age=0"));
+    assert!(cleared, "logout clears the hint");
 }
 
 #[tokio::test]

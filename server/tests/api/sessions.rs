@@ -1,5 +1,5 @@
-use api::{AuditEvent, EndReason, ErrorCode, SessionStatus, SessionSummary};
 use reqwest::{StatusCode, header};
+use wire::{AuditEvent, EndReason, ErrorCode, SessionStatus, SessionSummary};
 
 use crate::helpers::*;
 
@@ -193,7 +193,7 @@ async fn forwarded_for_is_believed_only_behind_a_trusted_proxy() {
             .await
             .unwrap();
         let token = response
-            .json::<api::TokenResponse>()
+            .json::<wire::TokenResponse>()
             .await
             .unwrap()
             .access_token;

@@ -1,5 +1,5 @@
-use api::ErrorCode;
 use reqwest::StatusCode;
+use wire::ErrorCode;
 
 use crate::helpers::*;
 

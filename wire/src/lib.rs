@@ -4,7 +4,7 @@
 //! once, so the two sides cannot drift apart. No I/O: this crate compiles for native
 //! and `wasm32-unknown-unknown` alike. Times are Unix seconds (UTC).
 //!
-//! Run its tests with `cargo test -p api`.
+//! Run its tests with `cargo test -p wire`.
 
 use std::fmt;
 
@@ -38,6 +38,47 @@ impl fmt::Debug for LoginRequest {
     }
 }
 
+/// Name of a non-secret cookie (`1`, readable by scripts) that lives exactly as long as
+/// the refresh cookie: a client checks it before restoring, so a signed-out first visit
+/// makes no request that is bound to fail.
+pub const SESSION_HINT_COOKIE: &str = "has_session";
+
+/// Body of `POST /api/auth/refresh` (optional: an empty body means `active: true`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    /// Whether the user did something since the last refresh. Only then does the
+    /// session's idle end slide: a scheduled refresh of an unattended page keeps the
+    /// access token fresh without keeping the session alive.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Body mode (first-party native apps): the refresh token itself, instead of the
+    /// cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RefreshRequest {
+    fn default() -> Self {
+        Self {
+            active: true,
+            refresh_token: None,
+        }
+    }
+}
+
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("active", &self.active)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 /// `POST /api/auth/password`.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
@@ -63,6 +104,10 @@ pub struct TokenResponse {
     pub expires_at: i64,
     pub session: SessionInfo,
     pub user: User,
+    /// Seconds a rotated refresh token still yields its successor: a client that waits
+    /// for another tab's refresh must give up well inside it.
+    #[serde(default)]
+    pub refresh_grace: u64,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -73,6 +118,7 @@ impl fmt::Debug for TokenResponse {
             .field("expires_at", &self.expires_at)
             .field("session", &self.session)
             .field("user", &self.user)
+            .field("refresh_grace", &self.refresh_grace)
             .finish()
     }
 }
@@ -81,7 +127,8 @@ impl fmt::Debug for TokenResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub id: String,
-    /// End if no refresh happens before then; slides forward on each refresh.
+    /// End unless the user is active before then; slides forward on each refresh that
+    /// reports activity ([`RefreshRequest::active`]).
     pub idle_expires_at: i64,
     /// Hard end, whatever the activity.
     pub absolute_expires_at: i64,
@@ -315,6 +362,19 @@ mod tests {
             new_password: "new-secret".into(),
         };
         assert!(!format!("{change:?}").contains("secret"));
+        let refresh = RefreshRequest {
+            active: false,
+            refresh_token: Some("the-token".into()),
+        };
+        assert!(!format!("{refresh:?}").contains("the-token"));
+    }
+
+    #[test]
+    fn a_refresh_without_a_word_on_activity_counts_as_active() {
+        let empty: RefreshRequest = serde_json::from_str("{}").unwrap();
+        assert!(empty.active && empty.refresh_token.is_none());
+        let idle: RefreshRequest = serde_json::from_str(r#"{"active":false}"#).unwrap();
+        assert!(!idle.active);
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! Refresh-token rotation: the grace period, reuse detection, idle and absolute ends,
+//! and the User-Agent binding. See DESIGN.md, "Tokens".
+
+use wire::EndReason;
+
+use super::{Client, Engine, Issued, event};
+use crate::{
+    audit,
+    config::BindingPolicy,
+    error::{Error, Result},
+    rate_limit::Limit,
+    refresh_token,
+    store::{RefreshRow, Rotation, SessionRow},
+};
+
+impl Engine {
+    /// Ends the session if its idle or absolute end has passed; errors if it is over.
+    pub(super) async fn ensure_live(&self, session: &SessionRow, client: &Client) -> Result<()> {
+        if let Some(reason) = session.end_reason.as_deref() {
+            let reason = EndReason::parse(reason).unwrap_or(EndReason::AdminRevoked);
+            return Err(Error::SessionRevoked(reason));
+        }
+        let now = self.now();
+        let expired = if now >= session.absolute_expires_at {
+            Some(EndReason::AbsoluteTimeout)
+        } else if now >= session.idle_expires_at {
+            Some(EndReason::IdleTimeout)
+        } else {
+            None
+        };
+        if let Some(reason) = expired {
+            self.end_session(session, reason, client).await?;
+            return Err(Error::RefreshExpired(reason));
+        }
+        Ok(())
+    }
+
+    /// Finds the session a refresh token belongs to, if both exist.
+    pub(super) async fn lookup(&self, token: Option<&str>) -> Result<(RefreshRow, SessionRow)> {
+        let token = token.ok_or(Error::RefreshMissing)?;
+        if !refresh_token::looks_valid(token) {
+            return Err(Error::RefreshInvalid);
+        }
+        let row = self
+            .store
+            .refresh_token(&refresh_token::hash(token))
+            .await?
+            .ok_or(Error::RefreshInvalid)?;
+        let session = self
+            .store
+            .session(&row.session_id)
+            .await?
+            .ok_or(Error::RefreshInvalid)?;
+        Ok((row, session))
+    }
+
+    /// Rotates the refresh token: see DESIGN.md, "Tokens". The idle end slides only when
+    /// the client reports that the user was `active`.
+    pub async fn refresh(
+        &self,
+        token: Option<&str>,
+        active: bool,
+        client: &Client,
+    ) -> Result<Issued> {
+        self.rotate(token, None, active, client).await
+    }
+
+    /// Backend-managed mode: rotates only if the cookie belongs to session `sid`, the
+    /// session of the expired access token that came with it.
+    pub async fn refresh_session(
+        &self,
+        token: Option<&str>,
+        sid: &str,
+        client: &Client,
+    ) -> Result<Issued> {
+        // A request to a bearer route is the user at work.
+        self.rotate(token, Some(sid), true, client).await
+    }
+
+    async fn rotate(
+        &self,
+        token: Option<&str>,
+        expected_sid: Option<&str>,
+        active: bool,
+        client: &Client,
+    ) -> Result<Issued> {
+        self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
+        let (mut row, mut session) = self.lookup(token).await?;
+        if expected_sid.is_some_and(|sid| sid != session.id) {
+            return Err(Error::TokenInvalid);
+        }
+        self.limit(Limit::RefreshPerSession, &session.id, client)
+            .await?;
+        let token = token.unwrap_or_default();
+        self.ensure_live(&session, client).await?;
+        let user = self
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .ok_or(Error::RefreshInvalid)?;
+        self.check_binding(&session, client).await?;
+
+        let next = refresh_token::successor(&self.refresh_key, token);
+        let next_hash = refresh_token::hash(&next);
+        if row.used_at.is_none() {
+            let now = self.now();
+            let idle_end = if active {
+                (now + self.config.idle_ttl.as_secs() as i64).min(session.absolute_expires_at)
+            } else {
+                session.idle_expires_at
+            };
+            match self
+                .store
+                .rotate(&row.hash, &next_hash, &session.id, now, idle_end)
+                .await?
+            {
+                Rotation::Rotated => {
+                    session.idle_expires_at = idle_end;
+                    session.last_used_at = now;
+                    self.audit(
+                        event(audit::REFRESH, client)
+                            .user(&user.id)
+                            .session(&session.id),
+                    )
+                    .await;
+                    return self.issue(&user, &session, next, now);
+                }
+                // A concurrent request won; answer as it did.
+                Rotation::AlreadyUsed => {
+                    row = self
+                        .store
+                        .refresh_token(&row.hash)
+                        .await?
+                        .ok_or(Error::RefreshInvalid)?;
+                    session = self
+                        .store
+                        .session(&session.id)
+                        .await?
+                        .ok_or(Error::RefreshInvalid)?;
+                }
+            }
+        }
+
+        let used_at = row.used_at.unwrap_or_default();
+        let grace = self.config.refresh_grace.as_secs() as i64;
+        if self.now() - used_at <= grace && row.successor.as_deref() == Some(next_hash.as_str()) {
+            return self.issue(&user, &session, next, used_at);
+        }
+        self.end_session(&session, EndReason::ReuseDetected, client)
+            .await?;
+        Err(Error::RefreshReused)
+    }
+
+    /// Applies the User-Agent policy; an IP change is only logged (mobile networks
+    /// change address all the time).
+    async fn check_binding(&self, session: &SessionRow, client: &Client) -> Result<()> {
+        if session.user_agent != client.user_agent {
+            self.audit(
+                event(audit::SESSION_UA_CHANGED, client)
+                    .user(&session.user_id)
+                    .session(&session.id),
+            )
+            .await;
+            if self.config.ua_policy == BindingPolicy::Revoke {
+                self.end_session(session, EndReason::WrongDevice, client)
+                    .await?;
+                return Err(Error::SessionRevoked(EndReason::WrongDevice));
+            }
+        }
+        if session.ip != client.ip {
+            self.audit(
+                event(audit::SESSION_IP_CHANGED, client)
+                    .user(&session.user_id)
+                    .session(&session.id)
+                    .detail(&session.ip),
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
