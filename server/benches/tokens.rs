@@ -17,6 +17,7 @@ fn claims() -> AccessClaims {
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         sub: "Xq3v9m2LrT8kWc1ZpN0aBd".into(),
+        preferred_username: "alice".into(),
         sid: "Hf7Ue2Qy5Ko1Rs9Tx3Vb8w".into(),
         jti: "0123456789abcdef0123456789abcdef".into(),
         roles: vec!["admin".into()],
@@ -41,7 +42,8 @@ fn access_tokens(c: &mut Criterion) {
     let clock = ManualClock::new();
     let keys = rt.block_on(async {
         let store = Store::connect("sqlite::memory:").await.expect("store");
-        Keys::load(&store, clock.now()).await.expect("keys")
+        let kek = server::secrets::Kek::from_material(&[1u8; 32]).expect("kek");
+        Keys::load(&store, &kek, clock.now()).await.expect("keys")
     });
     let claims = claims();
     let now = clock.now();

@@ -23,6 +23,7 @@ pub const PASSWORD_CHANGED: &str = "password_changed";
 pub const RATE_LIMITED: &str = "rate_limited";
 pub const SESSION_UA_CHANGED: &str = "session_user_agent_changed";
 pub const SESSION_IP_CHANGED: &str = "session_ip_changed";
+pub const USER_REMOVED: &str = "user_removed";
 
 /// The event written when a session ends for `reason`.
 pub fn event_for(reason: EndReason) -> &'static str {

@@ -8,6 +8,11 @@ use std::sync::{
 /// Source of the current time, in Unix seconds (UTC).
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
+
+    /// Milliseconds, for rate limits that refill faster than once a second.
+    fn now_ms(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 /// The real wall clock.
@@ -17,6 +22,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
         chrono::Utc::now().timestamp()
+    }
+
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
     }
 }
 

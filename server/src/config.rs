@@ -24,6 +24,17 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// File with the key-encryption key (at least 32 random bytes) that encrypts the
+    /// signing keys in the database. Default on SQLite: `secret.key` beside the database,
+    /// created on first start; required on PostgreSQL.
+    #[arg(long, env = "SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// The key-encryption key itself (at least 32 bytes), for platforms without files;
+    /// prefer `SECRET_KEY_FILE`.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<Redacted>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -32,10 +43,21 @@ pub struct Cli {
     pub serve: Config,
 }
 
+impl Cli {
+    /// Where the key-encryption key comes from, for this database.
+    pub fn kek_source(&self) -> anyhow::Result<crate::secrets::KekSource> {
+        crate::secrets::KekSource::choose(
+            self.secret_key.as_ref().map(|k| k.0.as_str()),
+            self.secret_key_file.as_deref(),
+            &self.database_url,
+        )
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the built SPA (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -46,6 +68,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Remove a user: every session ends and every access token stops at once.
+    Remove { username: String },
     /// Create a user; the password is read from standard input.
     Add {
         /// Login name (letters, digits, `.`, `_`, `-`; 1 to 64 characters).
@@ -61,8 +85,15 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Add a new signing key; older public keys stay published in the JWKS.
-    Rotate,
+    /// Add a new signing key. It is published in the JWKS at once and signs from
+    /// `--activate-in` later, when every instance has loaded it; older public keys stay
+    /// published until their last token has expired.
+    Rotate {
+        /// How long until the new key signs: longer than `--resync-interval` of the
+        /// running servers and than any JWKS cache of other verifiers.
+        #[arg(long, default_value = "2m", value_parser = parse_any_duration)]
+        activate_in: Duration,
+    },
 }
 
 /// What to do when a refresh comes from another User-Agent than the session's.
@@ -132,8 +163,10 @@ pub struct Config {
     #[arg(long, env = "LOGIN_PER_IP", default_value_t = 30)]
     pub login_per_ip: u32,
 
-    /// Login attempts per minute for one username (slows password guessing).
-    #[arg(long, env = "LOGIN_PER_USER", default_value_t = 10)]
+    /// Failed sign-ins per hour for one username from browsers not known to be its
+    /// owner's (the bucket holds this many and refills this many an hour, so at most
+    /// twice this in any hour: 50 keeps within ASVS 2.2.1's 100).
+    #[arg(long, env = "LOGIN_PER_USER", default_value_t = 50)]
     pub login_per_user: u32,
 
     /// Refreshes per minute from one IP address (many users may share one).
@@ -150,18 +183,132 @@ pub struct Config {
     #[arg(long, env = "BACKEND_REFRESH", default_value_t = false, action = clap::ArgAction::Set)]
     pub backend_refresh: bool,
 
-    /// Take the client's IP from the first `X-Forwarded-For` entry: set it only behind
-    /// a proxy that writes that header (Netlify, Vercel, a load balancer), or clients
-    /// could pick their own address for the rate limits and the audit log.
+    /// Shorthand for `PROXY_HOPS=1`: one reverse proxy (Netlify, Vercel, a load
+    /// balancer) appends the client's address to `X-Forwarded-For`.
     #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// Number of reverse proxies in front of the server that append to
+    /// `X-Forwarded-For` (Netlify, Vercel, a load balancer: usually 1). The client is the
+    /// entry that many hops from the right; 0 ignores the header.
+    #[arg(long, env = "PROXY_HOPS", default_value_t = 0)]
+    pub proxy_hops: usize,
+
+    /// Addresses of your reverse proxies (CIDRs, comma-separated). A peer in this list
+    /// is a proxy: the client is the rightmost `X-Forwarded-For` entry that is not.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Origins (besides the server's own) whose pages may sign in, refresh and sign out
+    /// with the cookie, comma-separated (`https://app.example.com`). Needed when the SPA
+    /// is served from another host than the API sees, e.g. through a Netlify proxy.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Send `Strict-Transport-Security` (enable when the server is reached over HTTPS).
+    #[arg(long, env = "HSTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub hsts: bool,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,
+
+    /// A client that has not sent a request's headers within this time is disconnected
+    /// (slow-loris); also how long an idle keep-alive connection stays open.
+    #[arg(long, env = "HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// A request (body included) that takes longer gets 408 and its connection closes.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Open connections at most; more are refused at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 768)]
+    pub max_connections: usize,
+
+    /// Open connections from one IP at most (0: no cap). Peers in `TRUSTED_PROXIES` are
+    /// exempt; behind a load balancer you do not list there, raise it or set 0.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// Password hashes computed at once (each takes ~19 MiB and a core for ~25 ms);
+    /// default: half the cores, at least one.
+    #[arg(long, env = "HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Password checks that may wait for a hashing slot; more get 503 + `Retry-After`.
+    #[arg(long, env = "HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+
+    /// Sign-ins per minute for one username from one IP address.
+    #[arg(long, env = "LOGIN_PER_USER_IP", default_value_t = 10)]
+    pub login_per_user_ip: u32,
+
+    /// Sign-ins per minute from one known device (a browser that signed in as that user
+    /// before): its own budget, untouched by others' guessing, so an attack on an
+    /// account does not lock its owner out.
+    #[arg(long, env = "LOGIN_PER_DEVICE", default_value_t = 10)]
+    pub login_per_device: u32,
+
+    /// Password changes per hour for one user.
+    #[arg(long, env = "PASSWORD_CHANGES_PER_USER", default_value_t = 10)]
+    pub password_changes_per_user: u32,
+
+    /// Audit events older than this are deleted.
+    #[arg(long, env = "AUDIT_RETENTION", default_value = "90days", value_parser = parse_duration)]
+    pub audit_retention: Duration,
+
+    /// How often each instance reloads revocations and keys from the database in full:
+    /// the safety net under cluster events.
+    #[arg(long, env = "RESYNC_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Redis for rate limits shared by several instances (`redis://127.0.0.1:6379`);
+    /// without it each instance limits on its own.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Create the demo users `alice` (admin) and `bob` on an empty database and print
+    /// their passwords (the run command does; a production start must not).
+    #[arg(long, env = "DEMO_USERS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub demo_users: bool,
+}
+
+/// A secret setting: `Debug` never shows it.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 impl Config {
+    /// How many `X-Forwarded-For` hops to believe.
+    pub fn proxy_hops(&self) -> usize {
+        if self.trust_proxy {
+            self.proxy_hops.max(1)
+        } else {
+            self.proxy_hops
+        }
+    }
+
+    /// Password hashes computed at once.
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        })
+    }
+
     /// Where the browser sends the refresh cookie: only the auth routes, unless the
     /// server refreshes on any API route (backend-managed mode).
     pub fn cookie_path(&self) -> &'static str {

@@ -1,9 +1,12 @@
 //! Signing keys and access tokens: EdDSA (Ed25519) JWTs via `jwt-compact`.
 //!
-//! Keys live in the database, so they survive restarts and are shared by every
-//! instance. The newest key signs; every key whose tokens may still be alive verifies
-//! and is published in `/.well-known/jwks.json`. The `kid` is the key's RFC 7638
-//! thumbprint.
+//! Keys live in the database, encrypted under the key-encryption key
+//! ([`crate::secrets`]), so they survive restarts and are shared by every instance.
+//! Rotation is staged: a new key is published at once (JWKS and verification) but signs
+//! only from its `activates_at`, by which time every instance has loaded it (cluster
+//! events reload the ring within a second; the periodic resync is the safety net).
+//! Every key whose tokens may still be alive verifies and is published in
+//! `/.well-known/jwks.json`. The `kid` is the key's RFC 7638 thumbprint.
 
 use std::{collections::HashMap, sync::RwLock};
 
@@ -20,7 +23,8 @@ use wire::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::{
     clock::Clock,
     error::{Error, Result},
-    store::Store,
+    secrets::Kek,
+    store::{KeyRow, Store},
 };
 
 type Secret = <Ed25519 as jwt_compact::Algorithm>::SigningKey;
@@ -33,11 +37,29 @@ pub struct Verified {
     pub expires_at: i64,
 }
 
+struct Key {
+    kid: String,
+    secret: Secret,
+    created_at: i64,
+    activates_at: i64,
+}
+
 struct Ring {
-    signing_kid: String,
-    signing: Secret,
-    /// kid -> (public key, created_at)
-    verifying: HashMap<String, (Public, i64)>,
+    /// In signing order: by activation, then creation.
+    keys: Vec<Key>,
+    /// kid -> public key
+    verifying: HashMap<String, Public>,
+}
+
+impl Ring {
+    /// The key that signs at `at`: the last one activated by then.
+    fn signing_at(&self, at: i64) -> &Key {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.activates_at <= at)
+            .unwrap_or(&self.keys[0])
+    }
 }
 
 /// The key ring; reloaded from the store after a rotation.
@@ -56,67 +78,104 @@ fn kid_of(public: &Public) -> String {
     URL_SAFE_NO_PAD.encode(JsonWebKey::from(public).thumbprint::<Sha256>())
 }
 
-/// Creates and stores a new signing key; returns its `kid`.
-pub async fn add_key(store: &Store, now: i64) -> Result<String> {
+/// What a signing key's secret is sealed under: its row, by `kid`.
+fn sealed_name(kid: &str) -> String {
+    format!("signing_key:{kid}")
+}
+
+/// Creates and stores a new signing key that signs from `activates_at`; returns its `kid`.
+pub async fn add_key(store: &Store, kek: &Kek, now: i64, activates_at: i64) -> Result<String> {
     let (secret, public) = Ed25519::generate(&mut rand::rngs::OsRng);
     let kid = kid_of(&public);
     store
-        .insert_signing_key(&kid, &URL_SAFE_NO_PAD.encode(secret.as_bytes()), now)
+        .insert_signing_key(&KeyRow {
+            secret: kek.seal(&sealed_name(&kid), secret.as_bytes().as_ref()),
+            kid: kid.clone(),
+            created_at: now,
+            activates_at,
+        })
         .await?;
     Ok(kid)
 }
 
 impl Keys {
-    /// Loads the keys, creating the first one on a new database.
-    pub async fn load(store: &Store, now: i64) -> Result<Self> {
+    /// Loads the keys, creating the first one on a new database and encrypting any
+    /// stored before encryption existed.
+    pub async fn load(store: &Store, kek: &Kek, now: i64) -> Result<Self> {
         if store.signing_keys().await?.is_empty() {
-            add_key(store, now).await?;
+            add_key(store, kek, now, now).await?;
+        }
+        for row in store.signing_keys().await? {
+            if !Kek::is_sealed(&row.secret) {
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(&row.secret)
+                    .map_err(|e| anyhow::anyhow!("stored key {} is not base64url: {e}", row.kid))?;
+                let sealed = kek.seal(&sealed_name(&row.kid), &bytes);
+                store.set_signing_key_secret(&row.kid, &sealed).await?;
+                tracing::info!(
+                    kid = row.kid,
+                    "encrypted a signing key stored in plain text"
+                );
+            }
         }
         Ok(Self {
-            ring: RwLock::new(Self::read_ring(store).await?),
+            ring: RwLock::new(Self::read_ring(store, kek).await?),
         })
     }
 
     /// Picks up keys added since loading (by `server keys rotate` or another instance).
-    pub async fn reload(&self, store: &Store) -> Result<()> {
-        let ring = Self::read_ring(store).await?;
+    pub async fn reload(&self, store: &Store, kek: &Kek) -> Result<()> {
+        let ring = Self::read_ring(store, kek).await?;
         *self.ring.write().expect("key ring lock") = ring;
         Ok(())
     }
 
-    async fn read_ring(store: &Store) -> Result<Ring> {
-        let rows = store.signing_keys().await?;
+    async fn read_ring(store: &Store, kek: &Kek) -> Result<Ring> {
+        let mut keys = Vec::new();
         let mut verifying = HashMap::new();
-        let mut newest = None;
-        for (kid, secret, created_at) in rows {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(secret)
-                .map_err(|e| anyhow::anyhow!("stored key {kid} is not base64url: {e}"))?;
-            let secret = Secret::from_slice(&bytes)
-                .map_err(|e| anyhow::anyhow!("stored key {kid} is not an Ed25519 key: {e}"))?;
-            verifying.insert(kid.clone(), (secret.to_verifying_key(), created_at));
-            newest = Some((kid, secret));
+        for row in store.signing_keys().await? {
+            let bytes = kek.open(&sealed_name(&row.kid), &row.secret)?;
+            let secret = Secret::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("stored key {} is not an Ed25519 key: {e}", row.kid)
+            })?;
+            verifying.insert(row.kid.clone(), secret.to_verifying_key());
+            keys.push(Key {
+                kid: row.kid,
+                secret,
+                created_at: row.created_at,
+                activates_at: row.activates_at,
+            });
         }
-        let (signing_kid, signing) = newest.ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        Ok(Ring {
-            signing_kid,
-            signing,
-            verifying,
-        })
+        if keys.is_empty() {
+            return Err(anyhow::anyhow!("no signing key").into());
+        }
+        Ok(Ring { keys, verifying })
     }
 
-    /// Signs an access token with the newest key.
+    /// Whether `kid` is in the ring (a token signed by a key this instance has not
+    /// loaded yet is worth a reload before it is refused).
+    pub fn knows(&self, kid: &str) -> bool {
+        self.ring
+            .read()
+            .expect("key ring lock")
+            .verifying
+            .contains_key(kid)
+    }
+
+    /// Signs an access token with the key active at `issued_at` (so a re-issue within
+    /// the grace period signs as the first issue did).
     pub fn sign(&self, claims: &AccessClaims, issued_at: i64, expires_at: i64) -> Result<String> {
         let ring = self.ring.read().expect("key ring lock");
+        let key = ring.signing_at(issued_at);
         let header = Header::empty()
-            .with_key_id(ring.signing_kid.clone())
+            .with_key_id(key.kid.clone())
             .with_token_type(ACCESS_TOKEN_TYPE);
         let mut jwt = Claims::new(claims.clone());
         jwt.issued_at = Some(at(issued_at));
         jwt.not_before = Some(at(issued_at));
         jwt.expiration = Some(at(expires_at));
         Ed25519
-            .token(&header, &jwt, &ring.signing)
+            .token(&header, &jwt, &key.secret)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))
     }
 
@@ -151,7 +210,9 @@ impl Keys {
         audience: &str,
     ) -> Result<Verified> {
         let untrusted = UntrustedToken::new(token).map_err(|_| Error::TokenInvalid)?;
-        if untrusted.header().token_type.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        if untrusted.header().token_type.as_deref() != Some(ACCESS_TOKEN_TYPE)
+            || has_critical_extensions(token)
+        {
             return Err(Error::TokenInvalid);
         }
         let kid = untrusted
@@ -161,7 +222,7 @@ impl Keys {
             .ok_or(Error::TokenInvalid)?;
         let token: Token<AccessClaims> = {
             let ring = self.ring.read().expect("key ring lock");
-            let (public, _) = ring.verifying.get(kid).ok_or(Error::TokenInvalid)?;
+            let public = ring.verifying.get(kid).ok_or(Error::TokenInvalid)?;
             // The validator rejects any `alg` other than EdDSA, `none` included.
             Ed25519
                 .validator(public)
@@ -191,16 +252,17 @@ impl Keys {
         })
     }
 
-    /// The JWKS document: every public key that may still verify a live token.
+    /// The JWKS document: every public key that may still verify a live token, and
+    /// keys that will sign soon (published before they sign).
     pub fn jwks(&self) -> serde_json::Value {
         let ring = self.ring.read().expect("key ring lock");
-        let mut keys: Vec<_> = ring.verifying.iter().collect();
-        keys.sort_by_key(|(kid, (_, created))| (*created, (*kid).clone()));
-        let keys: Vec<_> = keys
-            .into_iter()
-            .map(|(kid, (public, _))| {
+        let keys: Vec<_> = ring
+            .keys
+            .iter()
+            .map(|key| {
+                let public = &ring.verifying[&key.kid];
                 let mut jwk = serde_json::to_value(JsonWebKey::from(public)).unwrap_or_default();
-                jwk["kid"] = kid.clone().into();
+                jwk["kid"] = key.kid.clone().into();
                 jwk["alg"] = "EdDSA".into();
                 jwk["use"] = "sig".into();
                 jwk
@@ -209,9 +271,42 @@ impl Keys {
         serde_json::json!({ "keys": keys })
     }
 
-    pub fn signing_kid(&self) -> String {
-        self.ring.read().expect("key ring lock").signing_kid.clone()
+    /// The `kid` that signs at `at`.
+    pub fn signing_kid(&self, at: i64) -> String {
+        self.ring
+            .read()
+            .expect("key ring lock")
+            .signing_at(at)
+            .kid
+            .clone()
     }
+
+    /// When the newest key was created (for logs and `keys rotate`).
+    pub fn newest_created_at(&self) -> i64 {
+        let ring = self.ring.read().expect("key ring lock");
+        ring.keys
+            .iter()
+            .map(|k| k.created_at)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Whether the JOSE header names `crit` extensions. We implement none, and RFC 7515
+/// §4.1.11 says a token whose critical extensions are not understood must be refused;
+/// the JWT library drops unknown header fields, so the raw header is read here.
+fn has_critical_extensions(token: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Crit {
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    let Some(header) = token.split('.').next() else {
+        return true;
+    };
+    let Ok(json) = URL_SAFE_NO_PAD.decode(header) else {
+        return true;
+    };
+    serde_json::from_slice::<Crit>(&json).map_or(true, |h| h.crit.is_some())
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -229,6 +324,7 @@ mod tests {
             iss: "iss".into(),
             aud: "aud".into(),
             sub: "user".into(),
+            preferred_username: "alice".into(),
             sid: "session".into(),
             jti: "jti".into(),
             roles: vec!["user".into()],
@@ -236,9 +332,13 @@ mod tests {
         }
     }
 
+    fn kek() -> Kek {
+        Kek::from_material(&[1u8; 32]).unwrap()
+    }
+
     async fn keys() -> (Keys, Store) {
         let store = Store::connect("sqlite::memory:").await.unwrap();
-        (Keys::load(&store, 0).await.unwrap(), store)
+        (Keys::load(&store, &kek(), 0).await.unwrap(), store)
     }
 
     #[tokio::test]
@@ -287,7 +387,7 @@ mod tests {
         let clock = ManualClock::new();
         let token = keys.sign(&claims(), clock.now(), clock.now() + 60).unwrap();
         let payload = token.split('.').nth(1).unwrap();
-        let kid = keys.signing_kid();
+        let kid = keys.signing_kid(clock.now());
         for alg in ["none", "HS256"] {
             let header = URL_SAFE_NO_PAD
                 .encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{kid}"}}"#));
@@ -300,19 +400,82 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rotation_signs_with_the_new_key_and_still_verifies_old_tokens() {
+    async fn a_critical_header_extension_is_refused() {
+        let (keys, _) = keys().await;
+        let clock = ManualClock::new();
+        let token = keys.sign(&claims(), clock.now(), clock.now() + 60).unwrap();
+        let kid = keys.signing_kid(clock.now());
+        // Same key, same claims, a header with `crit`: RFC 7515 §4.1.11 says refuse
+        // what we do not understand, so the signature does not matter.
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","crit":["exp"],"exp":1}}"#
+        ));
+        let mut parts = token.split('.');
+        let forged = format!(
+            "{header}.{}.{}",
+            parts.nth(1).unwrap(),
+            parts.next().unwrap()
+        );
+        assert!(matches!(
+            keys.verify(&forged, &clock, Duration::ZERO, "iss", "aud"),
+            Err(Error::TokenInvalid)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_published_at_once_and_signs_only_from_its_activation() {
         let (keys, store) = keys().await;
         let clock = ManualClock::new();
-        let old = keys.sign(&claims(), clock.now(), clock.now() + 60).unwrap();
-        let old_kid = keys.signing_kid();
-        let new_kid = add_key(&store, 1).await.unwrap();
-        keys.reload(&store).await.unwrap();
-        assert_eq!(keys.signing_kid(), new_kid);
+        let now = clock.now();
+        let old = keys.sign(&claims(), now, now + 60).unwrap();
+        let old_kid = keys.signing_kid(now);
+        let new_kid = add_key(&store, &kek(), now, now + 30).await.unwrap();
+        keys.reload(&store, &kek()).await.unwrap();
         assert_ne!(old_kid, new_kid);
-        assert!(
-            keys.verify(&old, &clock, Duration::ZERO, "iss", "aud")
-                .is_ok()
-        );
+        assert!(keys.knows(&new_kid));
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
+        // Staged: the old key still signs until the new one activates.
+        assert_eq!(keys.signing_kid(now + 29), old_kid);
+        assert_eq!(keys.signing_kid(now + 30), new_kid);
+        let new = keys.sign(&claims(), now + 30, now + 90).unwrap();
+        clock.advance(Duration::from_secs(30));
+        for token in [&old, &new] {
+            assert!(
+                keys.verify(token, &clock, Duration::ZERO, "iss", "aud")
+                    .is_ok()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn stored_keys_are_encrypted_and_need_the_same_key_encryption_key() {
+        let (_, store) = keys().await;
+        for row in store.signing_keys().await.unwrap() {
+            assert!(Kek::is_sealed(&row.secret), "{}", row.secret);
+        }
+        let other = Kek::from_material(&[2u8; 32]).unwrap();
+        let err = Keys::load(&store, &other, 0).await.unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY_FILE"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn keys_stored_in_plain_text_are_encrypted_in_place() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let (secret, public) = Ed25519::generate(&mut rand::rngs::OsRng);
+        let kid = kid_of(&public);
+        store
+            .insert_signing_key(&KeyRow {
+                kid: kid.clone(),
+                secret: URL_SAFE_NO_PAD.encode(secret.as_bytes()),
+                created_at: 0,
+                activates_at: 0,
+            })
+            .await
+            .unwrap();
+        let keys = Keys::load(&store, &kek(), 0).await.unwrap();
+        assert_eq!(keys.signing_kid(0), kid, "the same key, still signing");
+        let rows = store.signing_keys().await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(Kek::is_sealed(&rows[0].secret));
     }
 }

@@ -13,7 +13,7 @@
 //! use std::sync::Arc;
 //! use axum::{Router, routing::get};
 //! use server::{AppState, Engine, auth::{Admin, RequireRole}, clock::SystemClock,
-//!              config::Config, engine::AuthUser, store::Store};
+//!              config::Config, engine::AuthUser, secrets::{Kek, KekSource}, store::Store};
 //!
 //! async fn hello(user: AuthUser) -> String {
 //!     format!("hello, user {}", user.user_id)
@@ -26,7 +26,9 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! let config = Config::defaults();
 //! let store = Store::connect("sqlite://data/app.db?mode=rwc").await?;
-//! let state: AppState = Arc::new(Engine::new(config, store, Arc::new(SystemClock)).await?);
+//! // The key that encrypts the signing keys at rest: 32+ random bytes kept out of the database.
+//! let kek = Kek::load(&KekSource::File("data/secret.key".into()))?;
+//! let state: AppState = Arc::new(Engine::new(config, store, kek, Arc::new(SystemClock)).await?);
 //! let router = Router::new()
 //!     .route("/api/hello", get(hello))
 //!     .route("/api/admin/hello", get(admins_only))
@@ -41,6 +43,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend_refresh;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -49,6 +52,8 @@ pub mod keys;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
+pub mod revoked;
+pub mod secrets;
 pub mod sessions;
 pub mod spa;
 pub mod store;
@@ -103,10 +108,11 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, Error> {
     Ok("ok")
 }
 
-/// Serves `app` on `listener` until ctrl-c / SIGTERM, pruning expired rows and
-/// picking up rotated keys in the background.
+/// Serves `app` on `listener` until ctrl-c / SIGTERM. In the background: cluster
+/// events from other instances, a periodic full resync, and pruning.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(state.clone()));
+    tokio::spawn(cluster::listen(state.clone()));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -116,15 +122,24 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     Ok(())
 }
 
-/// Every minute: [`Engine::prune`].
+/// Every `--resync-interval`: [`Engine::resync`]; every minute: [`Engine::prune`].
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut resync = tokio::time::interval(state.config.resync_interval);
+    let mut prune = tokio::time::interval(Duration::from_secs(60));
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match state.prune().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "pruned expired rows"),
-            Err(e) => tracing::warn!(error = ?e, "housekeeping failed"),
+        tokio::select! {
+            _ = resync.tick() => {
+                if let Err(e) = state.resync().await {
+                    tracing::warn!(error = ?e, "resync failed");
+                }
+            }
+            _ = prune.tick() => match state.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "pruned expired rows"),
+                Err(e) => tracing::warn!(error = ?e, "pruning failed"),
+            },
         }
     }
 }
@@ -145,10 +160,16 @@ async fn shutdown() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Builds the engine for `config` on the database at `database_url`.
-pub async fn build(config: Config, database_url: &str) -> anyhow::Result<AppState> {
+/// Builds the engine for `config` on the database at `database_url`, with the stored
+/// secrets sealed under the key from `kek`.
+pub async fn build(
+    config: Config,
+    database_url: &str,
+    kek: &secrets::KekSource,
+) -> anyhow::Result<AppState> {
+    let kek = secrets::Kek::load(kek)?;
     let store = store::Store::connect(database_url).await?;
     Ok(Arc::new(
-        Engine::new(config, store, Arc::new(clock::SystemClock)).await?,
+        Engine::new(config, store, kek, Arc::new(clock::SystemClock)).await?,
     ))
 }

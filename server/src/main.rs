@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use clap::Parser;
-use server::config::{Cli, Command, KeysCommand, UserCommand};
+use server::config::{Cli, Command, Config, KeysCommand, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,9 +14,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    let kek = cli.kek_source()?;
     match cli.command {
-        None => serve(cli.serve, &cli.database_url).await,
-        Some(Command::Serve(config)) => serve(config, &cli.database_url).await,
+        None => serve(cli.serve, &cli.database_url, &kek).await,
+        Some(Command::Serve(config)) => serve(*config, &cli.database_url, &kek).await,
         Some(Command::User(UserCommand::Add {
             username, roles, ..
         })) => {
@@ -25,8 +26,7 @@ async fn main() -> anyhow::Result<()> {
             // One trailing newline comes from `echo`; the password itself is kept as typed.
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password);
-            let state =
-                server::build(server::config::Config::defaults(), &cli.database_url).await?;
+            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
             let user = state.create_user(&username, password, &roles).await?;
             println!(
                 "created user {} with roles {}",
@@ -35,31 +35,53 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Command::Keys(KeysCommand::Rotate)) => {
-            let store = server::store::Store::connect(&cli.database_url).await?;
-            let now = chrono::Utc::now().timestamp();
-            let kid = server::keys::add_key(&store, now).await?;
-            println!("new signing key {kid}; running servers pick it up within a minute");
+        Some(Command::User(UserCommand::Remove { username })) => {
+            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
+            if state.remove_user(&username).await? {
+                println!("removed user {username}; their sessions and tokens stopped working");
+                Ok(())
+            } else {
+                anyhow::bail!("there is no user {username}")
+            }
+        }
+        Some(Command::Keys(KeysCommand::Rotate { activate_in })) => {
+            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
+            let (kid, activates_at) = state.rotate_keys(activate_in).await?;
+            let at = chrono::DateTime::from_timestamp(activates_at, 0).unwrap_or_default();
+            println!(
+                "new signing key {kid}: published in the JWKS now, signs from {} ({} from now)",
+                at.to_rfc3339(),
+                humantime::format_duration(activate_in)
+            );
             Ok(())
         }
     }
 }
 
-async fn serve(config: server::config::Config, database_url: &str) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    database_url: &str,
+    kek: &server::secrets::KekSource,
+) -> anyhow::Result<()> {
     if !config.static_dir.join("index.html").exists() {
         tracing::warn!(dir = %config.static_dir.display(), "no built SPA here; only the API is served");
     }
     let addr = config.addr;
-    let state = server::build(config, database_url).await?;
-    let demo = server::users::ensure_demo_users(&state).await?;
+    let demo_users = config.demo_users;
+    let state = server::build(config, database_url, kek).await?;
+    let demo = if demo_users {
+        server::users::ensure_demo_users(&state).await?
+    } else {
+        Vec::new()
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    println!("Serving on {url}");
     if !demo.is_empty() {
         println!("Created demo users (shown once):");
         for (name, password, role) in &demo {
             println!("  {name} / {password}   (role {role})");
         }
     }
+    // Last, so a script can wait for this line.
+    println!("Serving on http://{}", listener.local_addr()?);
     server::serve(state, listener).await
 }

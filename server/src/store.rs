@@ -2,7 +2,10 @@
 //! on embedded SQLite (the default) and on PostgreSQL (several instances). Queries use
 //! only SQL both understand; the two schemas differ only where the dialects do.
 
-use std::str::FromStr;
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
 use sqlx::{
     AnyPool, FromRow,
@@ -10,15 +13,38 @@ use sqlx::{
     migrate::Migrator,
 };
 
-use crate::error::Result;
+use crate::{
+    error::Result,
+    revoked::{Kind, Revocation},
+};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Handle to the database; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The URL, on PostgreSQL only: the cluster listener opens its own connection.
+    postgres_url: Option<String>,
+}
+
+impl std::fmt::Debug for Store {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("postgres", &self.postgres_url.is_some())
+            .finish()
+    }
+}
+
+/// A signing key as stored: `secret` is sealed (see [`crate::secrets`]).
+#[derive(Clone, Debug, FromRow)]
+pub struct KeyRow {
+    pub kid: String,
+    pub secret: String,
+    pub created_at: i64,
+    pub activates_at: i64,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -136,12 +162,13 @@ pub enum Rotation {
 }
 
 impl Store {
-    /// Connects, enables WAL on SQLite, and applies the migrations.
+    /// Connects, enables WAL on SQLite, and applies the migrations. A SQLite database
+    /// and its folder are created owner-only (and an existing file is made so).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        if sqlite {
-            ensure_sqlite_dir(url)?;
+        if let Some(path) = sqlite_path(url) {
+            prepare_sqlite_file(&path)?;
         }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
@@ -176,7 +203,32 @@ impl Store {
             .await?;
         let migrator = if sqlite { &SQLITE } else { &POSTGRES };
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        if let Some(path) = sqlite_path(url) {
+            // WAL and shared-memory files appear with the first write; SQLite gives them
+            // the database file's mode, which is owner-only by now. Checked, not assumed.
+            restrict_sqlite_files(&path)?;
+        }
+        Ok(Self {
+            pool,
+            postgres_url: (!sqlite).then(|| url.to_owned()),
+        })
+    }
+
+    /// The database URL when it is PostgreSQL (for `LISTEN`), `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
+    }
+
+    /// `NOTIFY channel, payload` on PostgreSQL; nothing on SQLite (one instance).
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if self.postgres_url.is_some() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -221,6 +273,15 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// Deletes a user; sessions and tokens go with it (`ON DELETE CASCADE`).
+    pub async fn delete_user(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
@@ -284,27 +345,43 @@ impl Store {
         .await?)
     }
 
-    /// Ends a session; `false` if it had already ended.
-    pub async fn end_session(&self, id: &str, reason: &str, now: i64) -> Result<bool> {
+    /// Ends a session and records its revocation (until `revoke_until`), together;
+    /// `false` if it had already ended.
+    pub async fn end_session(
+        &self,
+        id: &str,
+        reason: &str,
+        now: i64,
+        revoke_until: i64,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
         .bind(now)
         .bind(reason)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_revocation(&mut tx, Kind::Session, id, now, revoke_until).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Ends every live session of a user except `keep`; returns the ended ids.
+    /// Ends every live session of a user except `keep`, recording their revocations;
+    /// returns the ended ids.
     pub async fn end_user_sessions(
         &self,
         user_id: &str,
         keep: Option<&str>,
         reason: &str,
         now: i64,
+        revoke_until: i64,
     ) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
         let ids: Vec<(String,)> = sqlx::query_as(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 \
              WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
@@ -313,8 +390,12 @@ impl Store {
         .bind(reason)
         .bind(user_id)
         .bind(keep.unwrap_or(""))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        for (id,) in &ids {
+            insert_revocation(&mut tx, Kind::Session, id, now, revoke_until).await?;
+        }
+        tx.commit().await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
@@ -372,25 +453,33 @@ impl Store {
         Ok(Rotation::Rotated)
     }
 
-    // --- denylist ---
+    // --- revocations ---
 
-    pub async fn deny(&self, jti: &str, expires_at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+    /// Records a revocation on its own (a logged-out token, a removed user).
+    pub async fn revoke(&self, r: &Revocation, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_revocation(&mut tx, r.kind, &r.id, now, r.expires_at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn is_denied(&self, jti: &str) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM denylist WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+    /// Every revocation that may still matter at `now`: what each instance mirrors.
+    pub async fn live_revocations(&self, now: i64) -> Result<Vec<Revocation>> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT kind, id, expires_at FROM revocations WHERE expires_at >= $1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, id, expires_at)| {
+                Some(Revocation {
+                    kind: Kind::parse(&kind)?,
+                    id,
+                    expires_at,
+                })
+            })
+            .collect())
     }
 
     // --- audit ---
@@ -428,20 +517,46 @@ impl Store {
 
     // --- keys and secrets ---
 
-    /// Signing keys, oldest first.
-    pub async fn signing_keys(&self) -> Result<Vec<(String, String, i64)>> {
+    /// Signing keys, in the order they sign: by activation, then creation.
+    pub async fn signing_keys(&self) -> Result<Vec<KeyRow>> {
         Ok(sqlx::query_as(
-            "SELECT kid, secret, created_at FROM signing_keys ORDER BY created_at, kid",
+            "SELECT kid, secret, created_at, activates_at FROM signing_keys \
+             ORDER BY activates_at, created_at, kid",
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
-    pub async fn insert_signing_key(&self, kid: &str, secret: &str, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)")
-            .bind(kid)
+    pub async fn insert_signing_key(&self, key: &KeyRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, secret, created_at, activates_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.kid)
+        .bind(&key.secret)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a signing key's stored secret (encrypting a plaintext row in place).
+    pub async fn set_signing_key_secret(&self, kid: &str, secret: &str) -> Result<()> {
+        sqlx::query("UPDATE signing_keys SET secret = $1 WHERE kid = $2")
             .bind(secret)
-            .bind(now)
+            .bind(kid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the value of the secret `name` if it is still `old` (so two instances
+    /// migrating at once cannot overwrite each other's result).
+    pub async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<()> {
+        sqlx::query("UPDATE secrets SET value = $1 WHERE name = $2 AND value = $3")
+            .bind(new)
+            .bind(name)
+            .bind(old)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -466,11 +581,16 @@ impl Store {
 
     // --- housekeeping ---
 
-    /// Deletes what can no longer matter: expired denylist entries, and sessions (with
-    /// their tokens) that ended or expired more than `keep` seconds ago.
-    pub async fn prune(&self, now: i64, keep: i64) -> Result<u64> {
-        let denied = sqlx::query("DELETE FROM denylist WHERE expires_at < $1")
+    /// Deletes what can no longer matter: expired revocations, sessions (with their
+    /// tokens) that ended or expired more than `keep` seconds ago, and audit events
+    /// older than `audit_before`.
+    pub async fn prune(&self, now: i64, keep: i64, audit_before: i64) -> Result<u64> {
+        let revoked = sqlx::query("DELETE FROM revocations WHERE expires_at < $1")
             .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let audit = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .bind(audit_before)
             .execute(&self.pool)
             .await?;
         let cutoff = now - keep;
@@ -487,18 +607,21 @@ impl Store {
         .bind(cutoff)
         .execute(&self.pool)
         .await?;
-        Ok(denied.rows_affected() + tokens.rows_affected() + sessions.rows_affected())
+        Ok(revoked.rows_affected()
+            + audit.rows_affected()
+            + tokens.rows_affected()
+            + sessions.rows_affected())
     }
 }
 
 impl Store {
-    /// Deletes signing keys older than the newest key created at or before `cutoff`:
-    /// once a key has signed for longer than a token lives, no live token needs the
-    /// keys before it.
+    /// Deletes the signing keys that stopped signing before `cutoff`: keys activated
+    /// before the newest key activated at or before `cutoff`. Once a key has signed for
+    /// longer than a token lives, no live token needs the keys before it.
     pub async fn prune_keys(&self, cutoff: i64) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM signing_keys WHERE created_at < \
-             (SELECT MAX(created_at) FROM signing_keys WHERE created_at <= $1)",
+            "DELETE FROM signing_keys WHERE activates_at < \
+             (SELECT MAX(activates_at) FROM signing_keys WHERE activates_at <= $1)",
         )
         .bind(cutoff)
         .execute(&self.pool)
@@ -507,22 +630,90 @@ impl Store {
     }
 }
 
-/// SQLite creates the file (`mode=rwc`) but not its directory.
-fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+async fn insert_revocation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: Kind,
+    id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO revocations (kind, id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE revocations.expires_at < excluded.expires_at",
+    )
+    .bind(kind.as_str())
+    .bind(id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The file of a SQLite URL (`sqlite://data/x.db?mode=rwc` → `data/x.db`); `None` for
+/// other databases. `:memory:` comes back as is.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Creates `dir` (and its parents) readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
         return Ok(());
     }
-    if let Some(dir) = std::path::Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
     {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
     }
+    builder.create(dir)?;
+    Ok(())
+}
+
+/// SQLite creates the file (`mode=rwc`) but not its folder, and with the process umask
+/// (0644 as a rule): make both here, owner-only.
+fn prepare_sqlite_file(path: &Path) -> anyhow::Result<()> {
+    if path == Path::new(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(path)?;
+    }
+    restrict_sqlite_files(path)
+}
+
+/// Makes the database and its `-wal`/`-shm` files owner-only, wherever they came from.
+fn restrict_sqlite_files(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }

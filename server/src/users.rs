@@ -9,8 +9,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(me))
 }
 
-async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<User>> {
-    Ok(Json(state.user(&user).await?))
+async fn me(State(state): State<AppState>, user: AuthUser) -> Json<User> {
+    Json(state.user(&user))
 }
 
 /// On a database without users, creates `alice` (admin) and `bob` (user) with random

@@ -174,6 +174,9 @@ pub struct AccessClaims {
     pub aud: String,
     /// The user id.
     pub sub: String,
+    /// The username, so `GET /api/me` needs no database round trip.
+    #[serde(default)]
+    pub preferred_username: String,
     /// The session (token family) id.
     pub sid: String,
     /// Token id, what logout puts on the denylist.

@@ -88,6 +88,7 @@ impl Engine {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
             sub: user.id.clone(),
+            preferred_username: user.username.clone(),
             sid: session.id.clone(),
             jti: refresh_token::hash(&format!("jti:{refresh}"))[..32].to_owned(),
             perms: permissions_for(&roles),

@@ -8,7 +8,10 @@ mod rotation;
 mod sessions;
 mod users;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
 
 use wire::{SessionInfo, TokenResponse, User};
 
@@ -20,8 +23,13 @@ use crate::{
     password,
     rate_limit::Limits,
     refresh_token,
+    revoked::Revoked,
+    secrets::Kek,
     store::{NewAuditEvent, SessionRow, Store, UserRow},
 };
+
+/// Name (and sealing label) of the refresh-token HMAC key in the `secrets` table.
+const REFRESH_KEY: &str = "refresh_hmac_key";
 
 /// Who is asking, as far as the network tells: kept with sessions and audit events.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +42,7 @@ pub struct Client {
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub user_id: String,
+    pub username: String,
     pub session_id: String,
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
@@ -57,16 +66,23 @@ pub struct Issued {
     pub cookie_max_age: Option<i64>,
 }
 
-/// Everything a request needs: config, store, keys, clock.
+/// Everything a request needs: config, store, keys, clock, and the state mirrored in
+/// memory (revocations, key ring, rate limits).
 pub struct Engine {
     pub config: Config,
     pub store: Store,
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    /// Every revocation a bearer token is checked against (see [`crate::revoked`]).
+    pub revoked: Revoked,
+    /// The key-encryption key of the stored secrets.
+    pub(crate) secrets: Kek,
     refresh_key: Vec<u8>,
     /// Verified against for unknown usernames, so timing does not tell who exists.
     dummy_hash: String,
+    /// When a token with an unknown `kid` last made us reload the key ring (ms).
+    last_key_reload_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -129,37 +145,76 @@ pub fn check_username(name: &str) -> Result<()> {
 }
 
 impl Engine {
-    /// Loads keys and secrets from the store (creating them on a new database).
-    pub async fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Self> {
-        let keys = Keys::load(&store, clock.now()).await?;
-        let refresh_key = store
-            .secret_or_insert("refresh_hmac_key", &refresh_token::generate())
-            .await?
-            .into_bytes();
+    /// Loads keys and secrets from the store (creating them on a new database, and
+    /// encrypting any stored in plain text), and the revocations to mirror.
+    pub async fn new(
+        config: Config,
+        store: Store,
+        secrets: Kek,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let keys = Keys::load(&store, &secrets, clock.now()).await?;
+        let refresh_key = refresh_key(&store, &secrets).await?;
         let dummy_hash = password::hash(refresh_token::generate()).await?;
+        let revoked = Revoked::default();
+        revoked.replace(store.live_revocations(clock.now()).await?);
         Ok(Self {
             limits: Limits::new(&config),
             config,
             store,
             keys,
             clock,
+            revoked,
+            secrets,
             refresh_key,
             dummy_hash,
+            last_key_reload_ms: AtomicI64::new(0),
         })
     }
 
-    /// Background housekeeping: deletes expired rows and keys no live token needs,
-    /// and picks up keys other instances (or `server keys rotate`) added.
+    /// Background housekeeping: deletes expired rows, old audit events and keys no live
+    /// token needs.
     pub async fn prune(&self) -> Result<u64> {
         let now = self.now();
+        let audit_before = now - self.config.audit_retention.as_secs() as i64;
         // Ended sessions stay a day, for the audit trail's sake.
-        let rows = self.store.prune(now, 24 * 3600).await?;
-        // A retired key may still sign until every instance reloads (each minute).
-        let key_life = (self.config.access_ttl + self.config.leeway).as_secs() as i64 + 120;
+        let rows = self.store.prune(now, 24 * 3600, audit_before).await?;
+        // A key that stopped signing at T signed tokens that live until T + access TTL.
+        let key_life = (self.config.access_ttl + self.config.leeway).as_secs() as i64 + 60;
         let keys = self.store.prune_keys(now - key_life).await?;
-        self.keys.reload(&self.store).await?;
+        if keys > 0 {
+            self.announce(crate::cluster::Event::Keys).await?;
+        }
+        self.revoked.purge(now);
         self.limits.shrink();
         Ok(rows + keys)
+    }
+
+    /// Adds a signing key that signs `activate_in` from now and tells every instance to
+    /// load it at once; returns its `kid` and activation time.
+    pub async fn rotate_keys(&self, activate_in: std::time::Duration) -> Result<(String, i64)> {
+        let now = self.now();
+        let activates_at = now + activate_in.as_secs() as i64;
+        let kid = crate::keys::add_key(&self.store, &self.secrets, now, activates_at).await?;
+        self.announce(crate::cluster::Event::Keys).await?;
+        Ok((kid, activates_at))
+    }
+
+    /// Whether a token signed with an unknown `kid` may make us reload the key ring: at
+    /// most once a second, so forged `kid`s cannot turn into database load.
+    fn may_reload_keys(&self) -> bool {
+        let now = self.clock.now_ms();
+        let last = self.last_key_reload_ms.load(Ordering::Relaxed);
+        now - last >= 1000
+            && self
+                .last_key_reload_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// When a revocation made now must last: until every token it covers has expired.
+    fn revoke_until(&self) -> i64 {
+        self.now() + (self.config.access_ttl + self.config.leeway).as_secs() as i64 + 1
     }
 
     pub fn now(&self) -> i64 {
@@ -173,6 +228,20 @@ impl Engine {
             tracing::error!(error = ?e, event = event.event, "audit write failed");
         }
     }
+}
+
+/// The refresh-token HMAC key: created sealed on a new database; a plaintext key from
+/// before encryption is sealed in place.
+async fn refresh_key(store: &Store, secrets: &Kek) -> Result<Vec<u8>> {
+    let candidate = secrets.seal(REFRESH_KEY, refresh_token::generate().as_bytes());
+    let stored = store.secret_or_insert(REFRESH_KEY, &candidate).await?;
+    if Kek::is_sealed(&stored) {
+        return Ok(secrets.open(REFRESH_KEY, &stored)?);
+    }
+    let sealed = secrets.seal(REFRESH_KEY, stored.as_bytes());
+    store.replace_secret(REFRESH_KEY, &stored, &sealed).await?;
+    tracing::info!("encrypted the refresh-token key stored in plain text");
+    Ok(stored.into_bytes())
 }
 
 #[cfg(test)]

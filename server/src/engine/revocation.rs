@@ -1,19 +1,26 @@
-//! Ending sessions and checking access tokens: logout, revoke, log out everywhere, and the
-//! bearer check that must see every ended session at once.
+//! Ending sessions and checking access tokens: logout, revoke, log out everywhere,
+//! removing a user, and the bearer check, which must see every ended session at once.
+//!
+//! Every end is written to the database together with its revocation, applied to this
+//! instance's memory and announced to the others ([`crate::cluster`]), so an ended
+//! session's access tokens stop working everywhere within a second instead of at `exp`.
 
+use jwt_compact::UntrustedToken;
 use wire::EndReason;
 
 use super::{AuthUser, Client, Engine, event};
 use crate::{
     audit,
+    cluster::Event,
     error::{Error, Result},
     keys::Verified,
+    revoked::{Kind, Revocation},
     store::SessionRow,
 };
 
 impl Engine {
-    /// Ends the cookie's session and denylists the bearer token; both are optional and
-    /// logout always succeeds, so a half-dead client can always sign out.
+    /// Ends the cookie's session and the bearer token's; both are optional and logout
+    /// always succeeds, so a half-dead client can always sign out.
     pub async fn logout(
         &self,
         refresh: Option<&str>,
@@ -21,7 +28,7 @@ impl Engine {
         client: &Client,
     ) -> Result<()> {
         if let Some(auth) = bearer {
-            self.store.deny(&auth.jti, auth.expires_at).await?;
+            self.revoke_token(auth).await?;
             if let Some(session) = self.store.session(&auth.session_id).await? {
                 self.end_session(&session, EndReason::LoggedOut, client)
                     .await?;
@@ -38,20 +45,22 @@ impl Engine {
 
     // --- bearer tokens ---
 
-    /// Verifies an access token and checks the denylist.
+    /// Verifies an access token and checks it against every revocation, in memory.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser> {
-        let Verified { claims, expires_at } = self.keys.verify(
-            token,
-            self.clock.as_ref(),
-            self.config.leeway,
-            &self.config.issuer,
-            &self.config.audience,
-        )?;
-        if self.store.is_denied(&claims.jti).await? {
+        let Verified { claims, expires_at } = match self.verify(token) {
+            // Signed by a key another instance just added? Reload once and look again.
+            Err(Error::TokenInvalid) if self.signed_by_unknown_key(token) => {
+                self.keys.reload(&self.store, &self.secrets).await?;
+                self.verify(token)?
+            }
+            other => other?,
+        };
+        if self.revoked.covers(&claims.sub, &claims.sid, &claims.jti) {
             return Err(Error::TokenRevoked);
         }
         Ok(AuthUser {
             user_id: claims.sub,
+            username: claims.preferred_username,
             session_id: claims.sid,
             roles: claims.roles,
             permissions: claims.perms,
@@ -60,17 +69,54 @@ impl Engine {
         })
     }
 
+    fn verify(&self, token: &str) -> Result<Verified> {
+        self.keys.verify(
+            token,
+            self.clock.as_ref(),
+            self.config.leeway,
+            &self.config.issuer,
+            &self.config.audience,
+        )
+    }
+
+    fn signed_by_unknown_key(&self, token: &str) -> bool {
+        let kid = UntrustedToken::new(token)
+            .ok()
+            .and_then(|t| t.header().key_id.clone());
+        kid.is_some_and(|kid| !self.keys.knows(&kid)) && self.may_reload_keys()
+    }
+
+    /// Revokes one access token (its `jti`) until it expires.
+    async fn revoke_token(&self, auth: &AuthUser) -> Result<()> {
+        let revocation = Revocation {
+            kind: Kind::Token,
+            id: auth.jti.clone(),
+            expires_at: auth.expires_at,
+        };
+        self.store.revoke(&revocation, self.now()).await?;
+        self.announce(Event::Revoked(revocation)).await
+    }
+
+    /// Ends `session` for `reason`: its refresh token stops at once (the database says
+    /// so), its access tokens too (revoked in memory, everywhere).
     pub(super) async fn end_session(
         &self,
         session: &SessionRow,
         reason: EndReason,
         client: &Client,
     ) -> Result<()> {
+        let until = self.revoke_until();
         if self
             .store
-            .end_session(&session.id, reason.as_str(), self.now())
+            .end_session(&session.id, reason.as_str(), self.now(), until)
             .await?
         {
+            self.announce(Event::Revoked(Revocation {
+                kind: Kind::Session,
+                id: session.id.clone(),
+                expires_at: until,
+            }))
+            .await?;
             self.audit(
                 event(audit::event_for(reason), client)
                     .user(&session.user_id)
@@ -91,41 +137,72 @@ impl Engine {
             .filter(|s| s.user_id == auth.user_id && s.ended_at.is_none())
             .ok_or(Error::NotFound)?;
         self.end_session(&session, EndReason::RevokedByUser, client)
-            .await?;
-        if session.id == auth.session_id {
-            self.store.deny(&auth.jti, auth.expires_at).await?;
-        }
-        Ok(())
+            .await
     }
 
     /// Ends every session of the caller, the current one included.
     pub async fn logout_all(&self, auth: &AuthUser, client: &Client) -> Result<()> {
-        self.end_all(auth, None, EndReason::LoggedOut, client)
-            .await?;
-        self.store.deny(&auth.jti, auth.expires_at).await?;
-        Ok(())
+        self.end_all(&auth.user_id, None, EndReason::LoggedOut, client)
+            .await
     }
 
+    /// Ends every session of `user_id` but `keep`.
     pub(super) async fn end_all(
         &self,
-        auth: &AuthUser,
+        user_id: &str,
         keep: Option<&str>,
         reason: EndReason,
         client: &Client,
     ) -> Result<()> {
+        let until = self.revoke_until();
         let ended = self
             .store
-            .end_user_sessions(&auth.user_id, keep, reason.as_str(), self.now())
+            .end_user_sessions(user_id, keep, reason.as_str(), self.now(), until)
             .await?;
         for id in ended {
+            self.announce(Event::Revoked(Revocation {
+                kind: Kind::Session,
+                id: id.clone(),
+                expires_at: until,
+            }))
+            .await?;
             self.audit(
                 event(audit::event_for(reason), client)
-                    .user(&auth.user_id)
+                    .user(user_id)
                     .session(&id)
                     .detail(reason.as_str()),
             )
             .await;
         }
         Ok(())
+    }
+
+    /// Removes a user: every session ends, every access token stops, the row goes.
+    /// `false` if there is no such user.
+    pub async fn remove_user(&self, username: &str) -> Result<bool> {
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Ok(false);
+        };
+        let client = Client {
+            ip: "local".into(),
+            user_agent: "server user remove".into(),
+        };
+        self.end_all(&user.id, None, EndReason::AdminRevoked, &client)
+            .await?;
+        let revocation = Revocation {
+            kind: Kind::User,
+            id: user.id.clone(),
+            expires_at: self.revoke_until(),
+        };
+        self.store.revoke(&revocation, self.now()).await?;
+        self.announce(Event::Revoked(revocation)).await?;
+        self.store.delete_user(&user.id).await?;
+        self.audit(
+            event(audit::USER_REMOVED, &client)
+                .user(&user.id)
+                .username(&user.username),
+        )
+        .await;
+        Ok(true)
     }
 }

@@ -70,7 +70,7 @@ impl Engine {
         )
         .await;
         self.end_all(
-            auth,
+            &auth.user_id,
             Some(&auth.session_id),
             EndReason::PasswordChanged,
             client,

@@ -6,18 +6,23 @@
 use std::{sync::Arc, time::Duration};
 
 use reqwest::{Response, StatusCode, header};
-use server::{AppState, Engine, clock::ManualClock, config::Config, store::Store};
+use server::{AppState, Engine, clock::ManualClock, config::Config, secrets::Kek, store::Store};
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
 pub const ALICE: (&str, &str) = ("alice", "alice-password");
 pub const BOB: (&str, &str) = ("bob", "bob-password");
 pub const UA: &str = "integration-test/1.0";
+/// A password that passes the strength rules, for changes.
+pub const NEW_PASSWORD: &str = "plum-ferry-cactus-violet";
 
 pub struct TestApp {
     pub url: String,
     pub clock: ManualClock,
     pub state: AppState,
     pub http: reqwest::Client,
+    /// The database and key, so a test can start a second engine on them.
+    pub database_url: String,
+    pub kek_material: String,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -30,15 +35,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             .with_env_filter("server=debug")
             .try_init();
     }
-    let url = fresh_database().await;
+    let database_url = fresh_database().await;
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".parse().unwrap();
     config.static_dir = std::env::temp_dir().join("jwt-refresh-no-spa");
     adjust(&mut config);
     let clock = ManualClock::new();
-    let store = Store::connect(&url).await.expect("database");
+    let store = Store::connect(&database_url).await.expect("database");
+    let kek_material = server::refresh_token::generate();
+    let kek = Kek::from_material(kek_material.as_bytes()).unwrap();
     let state: AppState = Arc::new(
-        Engine::new(config, store, Arc::new(clock.clone()))
+        Engine::new(config, store, kek, Arc::new(clock.clone()))
             .await
             .expect("engine"),
     );
@@ -59,6 +66,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         clock,
         state,
         http,
+        database_url,
+        kek_material,
     }
 }
 
@@ -125,6 +134,37 @@ pub async fn error_of(response: Response) -> (StatusCode, ErrorBody) {
 }
 
 impl TestApp {
+    /// A second engine on the same database and key (a restart, or another instance).
+    pub async fn restart(&self) -> AppState {
+        let store = Store::connect(&self.database_url).await.unwrap();
+        let kek = Kek::from_material(self.kek_material.as_bytes()).unwrap();
+        Arc::new(
+            Engine::new(
+                self.state.config.clone(),
+                store,
+                kek,
+                Arc::new(self.clock.clone()),
+            )
+            .await
+            .unwrap(),
+        )
+    }
+
+    /// `GET /api/me` with `token` answers 200.
+    pub async fn me_ok(&self, token: &str) {
+        assert_eq!(self.get("/api/me", token).await.status(), StatusCode::OK);
+    }
+
+    /// `GET /api/me` with `token` answers 401 `code`.
+    pub async fn me_fails(&self, token: &str, code: ErrorCode) {
+        let (status, body) = error_of(self.get("/api/me", token).await).await;
+        assert_eq!(
+            (status, body.error),
+            (StatusCode::UNAUTHORIZED, code),
+            "{body:?}"
+        );
+    }
+
     pub fn clock_now(&self) -> i64 {
         use server::clock::Clock;
         self.clock.now()

@@ -4,5 +4,6 @@
 mod helpers;
 mod login;
 mod refresh;
+mod revocation;
 mod sessions;
 mod tokens;

@@ -12,7 +12,7 @@ async fn jwks_publishes_the_signing_key_by_kid() {
     assert_eq!(keys[0]["kty"], "OKP");
     assert_eq!(keys[0]["crv"], "Ed25519");
     assert_eq!(keys[0]["alg"], "EdDSA");
-    assert_eq!(keys[0]["kid"], app.state.keys.signing_kid());
+    assert_eq!(keys[0]["kid"], app.state.keys.signing_kid(app.clock_now()));
     assert!(
         keys[0].get("d").is_none(),
         "the private part must never be published"
@@ -23,10 +23,15 @@ async fn jwks_publishes_the_signing_key_by_kid() {
 async fn after_key_rotation_old_tokens_stay_valid_and_new_ones_use_the_new_key() {
     let app = spawn_app().await;
     let before = app.login(ALICE).await;
-    let new_kid = server::keys::add_key(&app.state.store, app.clock_now() + 1)
+    let (new_kid, _) = app
+        .state
+        .rotate_keys(std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    app.state.keys.reload(&app.state.store).await.unwrap();
+    // Published at once, signing only once every instance has it.
+    assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
+    let staged = app.login(ALICE).await;
+    app.advance(60);
     let after = app.login(ALICE).await;
     let kid_of = |token: &str| {
         use base64::Engine;
@@ -39,8 +44,9 @@ async fn after_key_rotation_old_tokens_stay_valid_and_new_ones_use_the_new_key()
             .to_owned()
     };
     assert_ne!(kid_of(&before.tokens.access_token), new_kid);
+    assert_ne!(kid_of(&staged.tokens.access_token), new_kid);
     assert_eq!(kid_of(&after.tokens.access_token), new_kid);
-    for token in [&before.tokens.access_token, &after.tokens.access_token] {
+    for token in [&staged.tokens.access_token, &after.tokens.access_token] {
         assert_eq!(app.get("/api/me", token).await.status(), StatusCode::OK);
     }
 }
@@ -66,10 +72,11 @@ async fn signing_keys_survive_a_restart() {
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let kid = |url: String| async move {
         let store = server::store::Store::connect(&url).await.unwrap();
-        server::keys::Keys::load(&store, 0)
+        let kek = server::secrets::Kek::from_material(&[9u8; 32]).unwrap();
+        server::keys::Keys::load(&store, &kek, 0)
             .await
             .unwrap()
-            .signing_kid()
+            .signing_kid(0)
     };
     assert_eq!(kid(url.clone()).await, kid(url).await);
 }
@@ -152,7 +159,8 @@ async fn old_keys_leave_the_jwks_only_once_their_tokens_have_expired() {
     let jwks_len = || async { app.jwks().await["keys"].as_array().unwrap().len() };
     let old = app.login(ALICE).await;
     app.advance(1);
-    server::keys::add_key(&app.state.store, app.clock_now())
+    app.state
+        .rotate_keys(std::time::Duration::ZERO)
         .await
         .unwrap();
     app.state.prune().await.unwrap();
