@@ -49,6 +49,7 @@ pub mod engine;
 pub mod error;
 mod extract;
 pub mod keys;
+pub mod net;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
@@ -59,15 +60,16 @@ pub mod spa;
 pub mod store;
 pub mod users;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, State},
+    http::{HeaderValue, StatusCode, header},
     routing::{any, get},
 };
 use tower_cookies::CookieManagerLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::{set_header::SetResponseHeaderLayer, timeout::TimeoutLayer, trace::TraceLayer};
 
 pub use crate::engine::Engine;
 use crate::{config::Config, error::Error};
@@ -86,7 +88,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         // Unknown API paths are JSON 404s, not the SPA's index.html.
         .route("/api/{*rest}", any(|| async { Error::NotFound }))
-        .layer(DefaultBodyLimit::max(state.config.body_limit));
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        // Tokens and personal data: no cache may keep an API answer (RFC 6749 §5.1).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     if state.config.backend_refresh {
         api = api.layer(axum::middleware::from_fn(backend_refresh::attach));
     }
@@ -95,8 +102,12 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let router = api
         .merge(spa::fallback(&state.config.static_dir))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(TraceLayer::new_for_http());
-    spa::security_headers(router)
+    spa::security_headers(router, state.config.hsts)
 }
 
 async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -113,12 +124,8 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, Error> {
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(cluster::listen(state.clone()));
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    let config = state.config.clone();
+    net::serve(app(state), listener, &config, shutdown()).await?;
     Ok(())
 }
 

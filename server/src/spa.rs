@@ -23,14 +23,24 @@ pub fn fallback<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     Router::new().fallback_service(ServeDir::new(dir).fallback(index))
 }
 
-/// Security headers for every response (API included: they cost nothing there).
-pub fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    let headers: [(HeaderName, &'static str); 4] = [
+/// `Strict-Transport-Security` when `--hsts` is on: two years, subdomains included.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Security headers for every response (API included: they cost nothing there), and
+/// HSTS when the server is reached over HTTPS (`hsts`).
+pub fn security_headers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    hsts: bool,
+) -> Router<S> {
+    let mut headers: Vec<(HeaderName, &'static str)> = vec![
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
+    if hsts {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, HSTS));
+    }
     headers.into_iter().fold(router, |r, (name, value)| {
         r.layer(SetResponseHeaderLayer::if_not_present(
             name,

@@ -7,3 +7,4 @@ mod refresh;
 mod revocation;
 mod sessions;
 mod tokens;
+mod transport;
