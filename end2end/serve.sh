@@ -8,5 +8,5 @@ server="${CARGO_TARGET_DIR:-$root/target}/debug/server"
 db="$(mktemp -d)/e2e.db"
 export DATABASE_URL="sqlite://$db?mode=rwc"
 printf 'alice-password' | "$server" user add alice --role admin --password-stdin
-printf 'bob-password' | "$server" user add bob --role user --password-stdin
+printf 'bob-passphrase' | "$server" user add bob --role user --password-stdin
 ACCESS_TTL="${ACCESS_TTL:-3s}" STATIC_DIR="$root/dist" ADDR="127.0.0.1:${PORT:-3100}" exec "$server" serve

@@ -80,8 +80,8 @@ test('password: checked here, changed on the server, other devices signed out', 
   baseURL,
   request,
 }) => {
-  const original = 'bob-password';
-  const changed = 'bob-password-2';
+  const original = 'bob-passphrase';
+  const changed = 'bob-passphrase-2';
   let restored = true;
   try {
     await signIn(page, 'bob', original);
@@ -174,7 +174,7 @@ test('audit: admins see the events, everyone else is told why not', async ({ pag
   expect(auditCalls).toEqual([200]);
   await logOut(page);
 
-  await signIn(page, 'bob', 'bob-password');
+  await signIn(page, 'bob', 'bob-passphrase');
   // No link for a user without the role, and the page itself explains.
   await expect(page.getByRole('link', { name: 'Sessions' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Audit' })).toHaveCount(0);

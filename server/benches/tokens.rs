@@ -80,8 +80,9 @@ fn refresh_tokens(c: &mut Criterion) {
 fn argon2(c: &mut Criterion) {
     let rt = runtime();
     let pass = "correct horse battery staple".to_owned();
+    let hasher = password::Hasher::new(1, 1);
     let hash = rt
-        .block_on(password::hash(pass.clone()))
+        .block_on(hasher.hash(pass.clone()))
         .expect("hash a password");
 
     let mut group = c.benchmark_group("password");
@@ -90,7 +91,7 @@ fn argon2(c: &mut Criterion) {
     group.bench_function("argon2id_verify", |b| {
         b.iter(|| {
             let ok = rt
-                .block_on(password::verify(pass.clone(), hash.clone()))
+                .block_on(hasher.verify(pass.clone(), hash.clone()))
                 .expect("verify");
             assert!(ok);
         })

@@ -21,6 +21,8 @@ pub const LOGIN_FAILED: &str = "login_failed";
 pub const REFRESH: &str = "refresh";
 pub const PASSWORD_CHANGED: &str = "password_changed";
 pub const RATE_LIMITED: &str = "rate_limited";
+/// One summary a minute for a (limit, client) that kept being refused.
+pub const RATE_LIMITED_REPEATEDLY: &str = "rate_limited_repeatedly";
 pub const SESSION_UA_CHANGED: &str = "session_user_agent_changed";
 pub const SESSION_IP_CHANGED: &str = "session_ip_changed";
 pub const USER_REMOVED: &str = "user_removed";

@@ -14,8 +14,8 @@ use tower_cookies::{
     cookie::{SameSite, time::Duration},
 };
 use wire::{
-    LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, RefreshRequest, SESSION_HINT_COOKIE,
-    TokenResponse,
+    DEVICE_COOKIE, LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, RefreshRequest,
+    SESSION_HINT_COOKIE, TokenResponse,
 };
 
 pub use crate::extract::{Admin, RequireRole, Role, bearer};
@@ -38,6 +38,18 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .secure(state.config.cookie_secure)
         .same_site(SameSite::Strict)
         .path(state.config.cookie_path())
+        .build()
+}
+
+/// Marks a browser that signed in as a user before (see [`crate::rate_limit`]): sent
+/// only to the sign-in route, kept for a year, survives logout on purpose.
+fn device_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((DEVICE_COOKIE, value))
+        .http_only(true)
+        .secure(state.config.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path("/api/auth/login")
+        .max_age(Duration::days(365))
         .build()
 }
 
@@ -89,7 +101,11 @@ async fn login(
     cookies: Cookies,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<impl IntoResponse> {
-    let issued = state.login(req, &client).await?;
+    let device = cookies.get(DEVICE_COOKIE).map(|c| c.value().to_owned());
+    let issued = state.login(req, device.as_deref(), &client).await?;
+    if let Some(device) = &issued.device {
+        cookies.add(device_cookie(&state, device.clone()));
+    }
     Ok(respond(&state, &cookies, issued))
 }
 

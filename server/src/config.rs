@@ -268,6 +268,10 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix of this deployment's keys in Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "jwt-refresh:")]
+    pub redis_prefix: String,
+
     /// Create the demo users `alice` (admin) and `bob` on an empty database and print
     /// their passwords (the run command does; a production start must not).
     #[arg(long, env = "DEMO_USERS", default_value_t = false, action = clap::ArgAction::Set)]

@@ -48,6 +48,9 @@ pub enum Error {
     /// 404.
     #[error("Not found.")]
     NotFound,
+    /// 503, with `Retry-After`: the password-hashing pool is full.
+    #[error("The server is busy. Try again in {retry_after} s.")]
+    Busy { retry_after: u64 },
     /// 400, with a message for the caller.
     #[error("{0}")]
     BadRequest(String),
@@ -72,6 +75,7 @@ impl Error {
             | Self::TokenInvalid
             | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -94,6 +98,7 @@ impl Error {
             Self::Forbidden => ErrorCode::Forbidden,
             Self::NotFound => ErrorCode::NotFound,
             Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Busy { .. } => ErrorCode::Unavailable,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -130,7 +135,7 @@ impl IntoResponse for Error {
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
                 );
             }
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::Busy { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}

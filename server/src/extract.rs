@@ -88,23 +88,28 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Behind Netlify, Vercel or a load balancer the peer is the proxy; only then is
-        // the first X-Forwarded-For entry (the client, as the proxy saw it) believed.
-        let forwarded = state
-            .config
-            .trust_proxy
-            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok())
-            .flatten()
-            .and_then(|v| v.split(',').next())
-            .map(|ip| ip.trim().to_owned())
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        let ip = forwarded.unwrap_or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_else(|| "unknown".into())
-        });
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = peer.map_or_else(
+            || "unknown".to_owned(),
+            |peer| {
+                crate::client_ip::client_ip(
+                    peer,
+                    &forwarded,
+                    &state.config.trusted_proxies,
+                    state.config.proxy_hops(),
+                )
+                .to_string()
+            },
+        );
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -42,6 +42,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backend_refresh;
+pub mod client_ip;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -29,6 +29,38 @@ pub fn successor(key: &[u8], token: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// A device token for `user_id`: `id.mac`, where the MAC (HMAC-SHA-256 under the
+/// server's key, truncated to 128 bits) binds a random id to the user. It proves that
+/// this browser signed in as that user before, and nothing else.
+pub fn device_token(key: &[u8], user_id: &str) -> String {
+    let id = generate()[..22].to_owned();
+    let mac = device_mac(key, user_id, &id);
+    format!("{id}.{mac}")
+}
+
+/// The id of `token` if it is a device token this server issued for `user_id`.
+pub fn device_id<'a>(key: &[u8], token: &'a str, user_id: &str) -> Option<&'a str> {
+    let (id, mac) = token.split_once('.')?;
+    let expected = device_mac(key, user_id, id);
+    // Constant time, like every MAC comparison.
+    let same = mac.len() == expected.len()
+        && mac
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same.then_some(id)
+}
+
+fn device_mac(key: &[u8], user_id: &str, id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"device\0");
+    mac.update(user_id.as_bytes());
+    mac.update(b"\0");
+    mac.update(id.as_bytes());
+    URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+}
+
 /// Cheap shape check before touching the database: 43 base64url characters.
 pub fn looks_valid(token: &str) -> bool {
     token.len() == 43
@@ -66,6 +98,17 @@ mod tests {
         assert_ne!(next, successor(b"key two", &token));
         assert_ne!(next, token);
         assert!(looks_valid(&next));
+    }
+
+    #[test]
+    fn a_device_token_is_valid_only_for_its_user_and_key() {
+        let token = device_token(b"key", "user-1");
+        let id = device_id(b"key", &token, "user-1").expect("valid");
+        assert_eq!(id.len(), 22);
+        assert!(device_id(b"key", &token, "user-2").is_none());
+        assert!(device_id(b"other key", &token, "user-1").is_none());
+        assert!(device_id(b"key", "garbage", "user-1").is_none());
+        assert!(device_id(b"key", &format!("{id}.AAAA"), "user-1").is_none());
     }
 
     #[test]

@@ -38,6 +38,10 @@ impl fmt::Debug for LoginRequest {
     }
 }
 
+/// Name of the HttpOnly cookie that marks a browser which signed in as a user before:
+/// it gets its own sign-in budget, so an attack on the account cannot lock it out.
+pub const DEVICE_COOKIE: &str = "device";
+
 /// Name of a non-secret cookie (`1`, readable by scripts) that lives exactly as long as
 /// the refresh cookie: a client checks it before restoring, so a signed-out first visit
 /// makes no request that is bound to fail.
@@ -230,6 +234,8 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     BadRequest,
+    /// 503: the server is at capacity for this kind of work; retry after `Retry-After`.
+    Unavailable,
     Internal,
 }
 
@@ -250,6 +256,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::BadRequest => "bad_request",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
     }

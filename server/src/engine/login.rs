@@ -6,37 +6,71 @@ use super::{Client, Engine, Issued, event, new_id, permissions_for, session_info
 use crate::{
     audit,
     error::{Error, Result},
-    password,
     rate_limit::Limit,
     refresh_token,
     store::{SessionRow, UserRow},
 };
 
 impl Engine {
-    /// Takes one request from `limit`'s bucket for `key`; a refusal is audited.
+    /// Takes one request from `limit`'s bucket for `key`. The first refusal of a window
+    /// is audited at once, the rest as one summary (see [`crate::rate_limit::Refusals`]).
     pub(super) async fn limit(&self, limit: Limit, key: &str, client: &Client) -> Result<()> {
-        let Err((limit, error)) = self.limits.take(limit, key) else {
+        let now_ms = self.clock.now_ms();
+        let Err(error) = self.limits.take(limit, key, now_ms).await else {
             return Ok(());
         };
-        self.audit(event(audit::RATE_LIMITED, client).detail(limit.as_str()))
-            .await;
+        if self.refusals.record(limit, key, now_ms) {
+            self.audit(event(audit::RATE_LIMITED, client).detail(limit.as_str()))
+                .await;
+        }
         Err(error)
     }
 
-    pub async fn login(&self, req: LoginRequest, client: &Client) -> Result<Issued> {
+    /// Signs in with a password. `device` is the device cookie, if the browser has one:
+    /// a browser that signed in as this user before has its own budget, so guessing
+    /// at the account from elsewhere does not lock its owner out (see
+    /// [`crate::rate_limit`] for the whole policy).
+    pub async fn login(
+        &self,
+        req: LoginRequest,
+        device: Option<&str>,
+        client: &Client,
+    ) -> Result<Issued> {
         self.limit(Limit::LoginPerIp, &client.ip, client).await?;
-        self.limit(Limit::LoginPerUser, &req.username.to_lowercase(), client)
-            .await?;
+        let name = req.username.to_lowercase();
         let user = self.store.user_by_name(&req.username).await?;
+        let known_device = user.as_ref().and_then(|u| {
+            refresh_token::device_id(&self.refresh_key, device?, &u.id).map(str::to_owned)
+        });
+        let budget = match &known_device {
+            Some(id) => {
+                self.limit(Limit::LoginPerDevice, id, client).await?;
+                None
+            }
+            None => {
+                self.limit(
+                    Limit::LoginPerUserIp,
+                    &format!("{name}|{}", client.ip),
+                    client,
+                )
+                .await?;
+                self.limit(Limit::LoginPerUser, &name, client).await?;
+                Some(Limit::LoginPerUser)
+            }
+        };
         let hash = user
             .as_ref()
             .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
-        let matches = password::verify(req.password, hash).await?;
+        let matches = self.hasher.verify(req.password, hash).await?;
         let Some(user) = user.filter(|_| matches) else {
             self.audit(event(audit::LOGIN_FAILED, client).username(&req.username))
                 .await;
             return Err(Error::InvalidCredentials);
         };
+        // The budget counts failures: the owner's success gives its attempt back.
+        if let Some(limit) = budget {
+            self.limits.refund(limit, &name, self.clock.now_ms()).await;
+        }
 
         let now = self.now();
         let absolute = if req.remember_me {
@@ -69,7 +103,11 @@ impl Engine {
                 .session(&session.id),
         )
         .await;
-        self.issue(&user, &session, token, now)
+        let mut issued = self.issue(&user, &session, token, now)?;
+        if known_device.is_none() {
+            issued.device = Some(refresh_token::device_token(&self.refresh_key, &user.id));
+        }
+        Ok(issued)
     }
 
     /// Builds the pair for `refresh` issued at `issued_at`. Deterministic in its inputs
@@ -113,6 +151,7 @@ impl Engine {
                 refresh_grace: self.config.refresh_grace.as_secs(),
             },
             refresh_token: refresh,
+            device: None,
             cookie_max_age: (session.remember_me != 0).then(|| session.absolute_expires_at - now),
         })
     }

@@ -20,8 +20,8 @@ use crate::{
     config::Config,
     error::{Error, Result},
     keys::Keys,
-    password,
-    rate_limit::Limits,
+    password::Hasher,
+    rate_limit::{Limits, Refusals},
     refresh_token,
     revoked::Revoked,
     secrets::Kek,
@@ -64,6 +64,9 @@ pub struct Issued {
     pub refresh_token: String,
     /// `Some(seconds)` for a persistent cookie ("Remember me"), `None` for a session cookie.
     pub cookie_max_age: Option<i64>,
+    /// A new device token for the device cookie, after a sign-in from a browser that
+    /// had none (see [`Engine::login`]).
+    pub device: Option<String>,
 }
 
 /// Everything a request needs: config, store, keys, clock, and the state mirrored in
@@ -74,6 +77,10 @@ pub struct Engine {
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    /// Refusals counted for the audit log.
+    pub refusals: Refusals,
+    /// The bounded password-hashing pool.
+    pub hasher: Hasher,
     /// Every revocation a bearer token is checked against (see [`crate::revoked`]).
     pub revoked: Revoked,
     /// The key-encryption key of the stored secrets.
@@ -155,11 +162,18 @@ impl Engine {
     ) -> Result<Self> {
         let keys = Keys::load(&store, &secrets, clock.now()).await?;
         let refresh_key = refresh_key(&store, &secrets).await?;
-        let dummy_hash = password::hash(refresh_token::generate()).await?;
+        let hasher = Hasher::new(config.hash_concurrency(), config.hash_queue);
+        let dummy_hash = hasher.hash(refresh_token::generate()).await?;
+        let limits = match &config.redis_url {
+            Some(url) => Limits::with_redis(&config, url, &config.redis_prefix).await?,
+            None => Limits::new(&config),
+        };
         let revoked = Revoked::default();
         revoked.replace(store.live_revocations(clock.now()).await?);
         Ok(Self {
-            limits: Limits::new(&config),
+            limits,
+            refusals: Refusals::new(std::time::Duration::from_secs(60)),
+            hasher,
             config,
             store,
             keys,
@@ -186,7 +200,20 @@ impl Engine {
             self.announce(crate::cluster::Event::Keys).await?;
         }
         self.revoked.purge(now);
-        self.limits.shrink();
+        self.limits.shrink(self.clock.now_ms());
+        for refused in self.refusals.drain(self.clock.now_ms()) {
+            let detail = format!(
+                "{} refused {} more times",
+                refused.limit.as_str(),
+                refused.count
+            );
+            let summary = NewAuditEvent {
+                event: crate::audit::RATE_LIMITED_REPEATEDLY,
+                detail: Some(&detail),
+                ..Default::default()
+            };
+            self.audit(summary).await;
+        }
         Ok(rows + keys)
     }
 

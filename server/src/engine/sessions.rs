@@ -8,6 +8,7 @@ use crate::{
     audit,
     error::{Error, Result},
     password,
+    rate_limit::Limit,
 };
 
 impl Engine {
@@ -50,17 +51,25 @@ impl Engine {
         new: String,
         client: &Client,
     ) -> Result<()> {
-        password::check_strength(&new)?;
+        // Each attempt costs a hash: bounded per user and per address, like sign-ins.
+        self.limit(Limit::PasswordPerUser, &auth.user_id, client)
+            .await?;
+        self.limit(Limit::LoginPerIp, &client.ip, client).await?;
+        password::check_strength(&new, &auth.username)?;
         let user = self
             .store
             .user_by_id(&auth.user_id)
             .await?
             .ok_or(Error::TokenInvalid)?;
-        if !password::verify(current, user.password_hash.clone()).await? {
+        if !self
+            .hasher
+            .verify(current, user.password_hash.clone())
+            .await?
+        {
             return Err(Error::InvalidCredentials);
         }
         self.store
-            .set_password_hash(&user.id, &password::hash(new).await?)
+            .set_password_hash(&user.id, &self.hasher.hash(new).await?)
             .await?;
         self.audit(
             event(audit::PASSWORD_CHANGED, client)

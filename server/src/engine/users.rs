@@ -15,7 +15,7 @@ impl Engine {
     /// Creates a user; `BadRequest` for a bad name, weak password or taken name.
     pub async fn create_user(&self, username: &str, pass: &str, roles: &[String]) -> Result<User> {
         check_username(username)?;
-        password::check_strength(pass)?;
+        password::check_strength(pass, username)?;
         if roles.is_empty() || roles.iter().any(|r| check_username(r).is_err()) {
             return Err(Error::BadRequest(
                 "Roles are names like 'admin' or 'user'.".into(),
@@ -24,7 +24,7 @@ impl Engine {
         let row = UserRow {
             id: new_id(),
             username: username.to_owned(),
-            password_hash: password::hash(pass.to_owned()).await?,
+            password_hash: self.hasher.hash(pass.to_owned()).await?,
             roles: roles.join(" "),
             created_at: self.now(),
         };

@@ -10,7 +10,7 @@ use server::{AppState, Engine, clock::ManualClock, config::Config, secrets::Kek,
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
 pub const ALICE: (&str, &str) = ("alice", "alice-password");
-pub const BOB: (&str, &str) = ("bob", "bob-password");
+pub const BOB: (&str, &str) = ("bob", "bob-passphrase");
 pub const UA: &str = "integration-test/1.0";
 /// A password that passes the strength rules, for changes.
 pub const NEW_PASSWORD: &str = "plum-ferry-cactus-violet";

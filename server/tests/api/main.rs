@@ -2,6 +2,7 @@
 //! fresh database per test. `cargo test -p server --test api`.
 
 mod helpers;
+mod limits;
 mod login;
 mod refresh;
 mod revocation;

@@ -181,13 +181,23 @@ async fn the_audit_log_is_for_admins_and_holds_no_secrets() {
 }
 
 #[tokio::test]
-async fn forwarded_for_is_believed_only_behind_a_trusted_proxy() {
-    for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
-        let app = spawn_app_with(|c| c.trust_proxy = trust).await;
+async fn forwarded_for_is_read_from_the_right_and_only_behind_a_trusted_proxy() {
+    // The client claims 6.6.6.6; our proxy (the peer, 127.0.0.1) appended what it saw.
+    let cases: [(usize, Vec<ipnet::IpNet>, &str); 3] = [
+        (0, vec![], "127.0.0.1"),
+        (1, vec![], "203.0.113.7"),
+        (0, vec!["127.0.0.0/8".parse().unwrap()], "203.0.113.7"),
+    ];
+    for (hops, trusted, expected) in cases {
+        let app = spawn_app_with(|c| {
+            c.proxy_hops = hops;
+            c.trusted_proxies = trusted;
+        })
+        .await;
         let response = app
             .http
             .post(format!("{}/api/auth/login", app.url))
-            .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+            .header("X-Forwarded-For", "6.6.6.6, 203.0.113.7")
             .json(&serde_json::json!({"username": BOB.0, "password": BOB.1}))
             .send()
             .await
