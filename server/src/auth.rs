@@ -14,8 +14,7 @@ use tower_cookies::{
     cookie::{SameSite, time::Duration},
 };
 use wire::{
-    DEVICE_COOKIE, LoginRequest, REFRESH_COOKIE, REQUESTED_WITH_HEADER, RefreshRequest,
-    SESSION_HINT_COOKIE, TokenResponse,
+    DEVICE_COOKIE, LoginRequest, REFRESH_COOKIE, RefreshRequest, SESSION_HINT_COOKIE, TokenResponse,
 };
 
 pub use crate::extract::{Admin, RequireRole, Role, bearer};
@@ -23,6 +22,7 @@ use crate::{
     AppState,
     engine::{Client, Issued},
     error::{AppJson, Error, Result},
+    origin,
 };
 
 pub fn router() -> Router<AppState> {
@@ -99,8 +99,12 @@ async fn login(
     State(state): State<AppState>,
     client: Client,
     cookies: Cookies,
+    headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<impl IntoResponse> {
+    // Sign-in sets the cookie: a forged one would sign the victim into an attacker's
+    // account (login CSRF).
+    origin::check_origin(&headers, &state.config)?;
     let device = cookies.get(DEVICE_COOKIE).map(|c| c.value().to_owned());
     let issued = state.login(req, device.as_deref(), &client).await?;
     if let Some(device) = &issued.device {
@@ -116,11 +120,7 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse> {
-    if !headers.contains_key(REQUESTED_WITH_HEADER) {
-        return Err(Error::BadRequest(format!(
-            "A refresh must carry the {REQUESTED_WITH_HEADER} header."
-        )));
-    }
+    origin::check(&headers, &state.config)?;
     // The body is optional: an empty one is a refresh by an active user.
     let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
@@ -150,13 +150,17 @@ async fn logout(
     cookies: Cookies,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
+    let cookie = cookie_value(&cookies);
+    if cookie.is_some() {
+        origin::check(&headers, &state.config)?;
+    }
     // An expired or revoked bearer token does not stop a logout.
     let bearer = match bearer(&headers) {
         Some(token) => state.authenticate(token).await.ok(),
         None => None,
     };
     state
-        .logout(cookie_value(&cookies).as_deref(), bearer.as_ref(), &client)
+        .logout(cookie.as_deref(), bearer.as_ref(), &client)
         .await?;
     clear_cookie(&state, &cookies);
     Ok(StatusCode::NO_CONTENT)

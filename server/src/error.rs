@@ -39,12 +39,18 @@ pub enum Error {
     /// 401 on a bearer route: missing, malformed, badly signed or for someone else.
     #[error("The access token is missing or not valid.")]
     TokenInvalid,
+    /// 401 on a bearer route without credentials: a bare challenge (RFC 6750 §3.1).
+    #[error("This needs an access token.")]
+    TokenMissing,
     /// 401 on a bearer route: the token was logged out.
     #[error("The access token has been revoked.")]
     TokenRevoked,
     /// 403: authenticated, but without the role or permission.
     #[error("You do not have permission to do this.")]
     Forbidden,
+    /// 403: a cookie-authenticated request from another origin (CSRF).
+    #[error("This request came from another site and was refused.")]
+    CrossOrigin,
     /// 404.
     #[error("Not found.")]
     NotFound,
@@ -73,10 +79,11 @@ impl Error {
             | Self::SessionRevoked(_)
             | Self::TokenExpired
             | Self::TokenInvalid
-            | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
+            | Self::TokenRevoked
+            | Self::TokenMissing => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,7 +102,8 @@ impl Error {
             Self::TokenExpired => ErrorCode::TokenExpired,
             Self::TokenInvalid => ErrorCode::TokenInvalid,
             Self::TokenRevoked => ErrorCode::TokenRevoked,
-            Self::Forbidden => ErrorCode::Forbidden,
+            Self::TokenMissing => ErrorCode::TokenMissing,
+            Self::Forbidden | Self::CrossOrigin => ErrorCode::Forbidden,
             Self::NotFound => ErrorCode::NotFound,
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::Busy { .. } => ErrorCode::Unavailable,
@@ -134,6 +142,10 @@ impl IntoResponse for Error {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
                 );
+            }
+            // No credentials: say how to authenticate, with no error (RFC 6750 §3.1).
+            Self::TokenMissing => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::RateLimited { retry_after } | Self::Busy { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

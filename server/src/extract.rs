@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(user.clone());
         }
         let token = bearer(&parts.headers)
-            .ok_or(Error::TokenInvalid)?
+            .ok_or(Error::TokenMissing)?
             .to_owned();
         let user = match state.authenticate(&token).await {
             Err(Error::TokenExpired) if state.config.backend_refresh => {

@@ -51,6 +51,7 @@ pub mod error;
 mod extract;
 pub mod keys;
 pub mod net;
+pub mod origin;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;

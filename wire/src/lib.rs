@@ -231,6 +231,8 @@ pub enum ErrorCode {
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
+    /// No bearer token was sent at all.
+    TokenMissing,
     Forbidden,
     NotFound,
     BadRequest,
@@ -253,6 +255,7 @@ impl ErrorCode {
             Self::TokenExpired => "token_expired",
             Self::TokenInvalid => "token_invalid",
             Self::TokenRevoked => "token_revoked",
+            Self::TokenMissing => "token_missing",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::BadRequest => "bad_request",

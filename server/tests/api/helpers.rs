@@ -267,6 +267,7 @@ impl TestApp {
             .post(format!("{}/api/auth/logout", self.url))
             .bearer_auth(&login.tokens.access_token)
             .header(header::COOKIE, format!("{REFRESH_COOKIE}={}", login.cookie))
+            .header("X-Requested-With", "fetch")
             .send()
             .await
             .unwrap()

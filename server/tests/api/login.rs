@@ -101,18 +101,23 @@ async fn me_needs_a_valid_bearer_token() {
         .send()
         .await
         .unwrap();
+    // No credentials: a bare challenge, no error code in it (RFC 6750 §3.1).
+    assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    let (status, body) = error_of(missing).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenMissing)
+    );
     let garbage = app.get("/api/me", "not.a.jwt").await;
-    for response in [missing, garbage] {
-        assert_eq!(
-            response.headers()[header::WWW_AUTHENTICATE],
-            r#"Bearer error="invalid_token""#
-        );
-        let (status, body) = error_of(response).await;
-        assert_eq!(
-            (status, body.error),
-            (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid)
-        );
-    }
+    assert_eq!(
+        garbage.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer error="invalid_token""#
+    );
+    let (status, body) = error_of(garbage).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenInvalid)
+    );
 }
 
 #[tokio::test]
