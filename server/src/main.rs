@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
             // One trailing newline comes from `echo`; the password itself is kept as typed.
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password);
-            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
+            let state = server::build(admin_config(), &cli.database_url, &kek).await?;
             let user = state.create_user(&username, password, &roles).await?;
             println!(
                 "created user {} with roles {}",
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::User(UserCommand::Remove { username })) => {
-            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
+            let state = server::build(admin_config(), &cli.database_url, &kek).await?;
             if state.remove_user(&username).await? {
                 println!("removed user {username}; their sessions and tokens stopped working");
                 Ok(())
@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Some(Command::Keys(KeysCommand::Rotate { activate_in })) => {
-            let state = server::build(Config::defaults(), &cli.database_url, &kek).await?;
+            let state = server::build(admin_config(), &cli.database_url, &kek).await?;
             let (kid, activates_at) = state.rotate_keys(activate_in).await?;
             let at = chrono::DateTime::from_timestamp(activates_at, 0).unwrap_or_default();
             println!(
@@ -56,6 +56,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Settings for the user and key commands: the environment's, minus what only serving
+/// needs (they must work while Redis is down).
+fn admin_config() -> Config {
+    let mut config = Config::defaults();
+    config.redis_url = None;
+    config
 }
 
 async fn serve(
