@@ -1,7 +1,10 @@
 import { defineConfig } from '@playwright/test';
 
-// Debian's Chromium, never a downloaded browser; a real server started by serve.sh.
+// Debian's Chromium, never a downloaded browser; a real server started by serve.sh, or
+// with E2E_CLUSTER=1 three instances on PostgreSQL and Redis behind nginx
+// (serve-cluster.sh), so the browser cannot tell which instance answered.
 const port = Number(process.env.E2E_PORT ?? 3100);
+const cluster = !!process.env.E2E_CLUSTER;
 
 export default defineConfig({
   testDir: './tests',
@@ -27,11 +30,11 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: './serve.sh',
+    command: cluster ? './serve-cluster.sh' : './serve.sh',
     url: `http://127.0.0.1:${port}/healthz`,
     env: { PORT: String(port) },
     reuseExistingServer: false,
-    timeout: 60_000,
+    timeout: cluster ? 120_000 : 60_000,
     stdout: 'pipe',
   },
 });

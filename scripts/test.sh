@@ -35,7 +35,16 @@ if [ "${made:-0}" -lt 30 ]; then
   echo "the PostgreSQL pass made ${made:-no} databases: it did not run on PostgreSQL" >&2
   exit 1
 fi
+step "cluster tests: three server processes on PostgreSQL and Redis"
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+fi
+redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+TEST_POSTGRES_URL="$pg_admin" TEST_REDIS_URL="$redis_url" \
+  cargo test --workspace --test cluster -- --ignored
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
-step "Playwright (Chromium)"
-cd end2end && npx playwright test
+step "Playwright (Chromium), one server on SQLite"
+(cd end2end && npx playwright test)
+step "Playwright again through scripts/cluster.sh: three instances behind nginx"
+(cd end2end && TEST_POSTGRES_URL="$pg_admin" E2E_CLUSTER=1 npx playwright test session tabs)

@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
+use wire::EndReason;
 
 use crate::{
     AppState,
@@ -37,20 +38,27 @@ pub enum Event {
 }
 
 impl Event {
-    /// The `NOTIFY` payload: `revoked <kind> <expires_at> <id>` or `keys`.
+    /// The `NOTIFY` payload: `revoked <kind> <reason> <expires_at> <id>` or `keys`.
     pub fn encode(&self) -> String {
         match self {
-            Self::Revoked(r) => format!("revoked {} {} {}", r.kind.as_str(), r.expires_at, r.id),
+            Self::Revoked(r) => format!(
+                "revoked {} {} {} {}",
+                r.kind.as_str(),
+                r.reason.as_str(),
+                r.expires_at,
+                r.id
+            ),
             Self::Keys => "keys".into(),
         }
     }
 
     pub fn decode(payload: &str) -> Option<Self> {
-        let mut parts = payload.splitn(4, ' ');
+        let mut parts = payload.splitn(5, ' ');
         match parts.next()? {
             "keys" => Some(Self::Keys),
             "revoked" => Some(Self::Revoked(Revocation {
                 kind: Kind::parse(parts.next()?)?,
+                reason: EndReason::parse(parts.next()?)?,
                 expires_at: parts.next()?.parse().ok()?,
                 id: parts.next()?.to_owned(),
             })),
@@ -133,6 +141,7 @@ mod tests {
     fn events_round_trip_through_their_payload() {
         let revoked = Event::Revoked(Revocation {
             kind: Kind::Session,
+            reason: EndReason::PasswordChanged,
             id: "abc_-DEF".into(),
             expires_at: 1_700_000_000,
         });
@@ -141,8 +150,9 @@ mod tests {
         for bad in [
             "",
             "revoked",
-            "revoked nope 1 x",
-            "revoked user soon x",
+            "revoked nope logged_out 1 x",
+            "revoked user logged_out soon x",
+            "revoked user bored 1 x",
             "other",
         ] {
             assert_eq!(Event::decode(bad), None, "{bad}");

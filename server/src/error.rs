@@ -42,9 +42,9 @@ pub enum Error {
     /// 401 on a bearer route without credentials: a bare challenge (RFC 6750 §3.1).
     #[error("This needs an access token.")]
     TokenMissing,
-    /// 401 on a bearer route: the token was logged out.
+    /// 401 on a bearer route: the token's session (or the token, or its user) has ended.
     #[error("The access token has been revoked.")]
-    TokenRevoked,
+    TokenRevoked(EndReason),
     /// 403: authenticated, but without the role or permission.
     #[error("You do not have permission to do this.")]
     Forbidden,
@@ -60,6 +60,9 @@ pub enum Error {
     /// 400, with a message for the caller.
     #[error("{0}")]
     BadRequest(String),
+    /// 413: a body over `--body-limit`.
+    #[error("The request body is too large.")]
+    TooLarge,
     /// 500: details are logged, never sent.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -79,13 +82,14 @@ impl Error {
             | Self::SessionRevoked(_)
             | Self::TokenExpired
             | Self::TokenInvalid
-            | Self::TokenRevoked
+            | Self::TokenRevoked(_)
             | Self::TokenMissing => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,11 +105,11 @@ impl Error {
             Self::SessionRevoked(_) => ErrorCode::SessionRevoked,
             Self::TokenExpired => ErrorCode::TokenExpired,
             Self::TokenInvalid => ErrorCode::TokenInvalid,
-            Self::TokenRevoked => ErrorCode::TokenRevoked,
+            Self::TokenRevoked(_) => ErrorCode::TokenRevoked,
             Self::TokenMissing => ErrorCode::TokenMissing,
             Self::Forbidden | Self::CrossOrigin => ErrorCode::Forbidden,
             Self::NotFound => ErrorCode::NotFound,
-            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::BadRequest(_) | Self::TooLarge => ErrorCode::BadRequest,
             Self::Busy { .. } => ErrorCode::Unavailable,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
@@ -113,7 +117,7 @@ impl Error {
 
     fn reason(&self) -> Option<EndReason> {
         match self {
-            Self::RefreshExpired(r) | Self::SessionRevoked(r) => Some(*r),
+            Self::RefreshExpired(r) | Self::SessionRevoked(r) | Self::TokenRevoked(r) => Some(*r),
             Self::RefreshReused => Some(EndReason::ReuseDetected),
             _ => None,
         }
@@ -137,7 +141,7 @@ impl IntoResponse for Error {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::TokenExpired | Self::TokenInvalid | Self::TokenRevoked => {
+            Self::TokenExpired | Self::TokenInvalid | Self::TokenRevoked(_) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
@@ -159,6 +163,9 @@ impl IntoResponse for Error {
 /// Malformed JSON bodies get our error format instead of axum's plain text.
 impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::TooLarge;
+        }
         Self::BadRequest(rejection.body_text())
     }
 }

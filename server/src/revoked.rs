@@ -9,6 +9,8 @@
 
 use std::{collections::HashMap, sync::RwLock};
 
+use wire::EndReason;
+
 /// What a revocation covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -36,23 +38,28 @@ impl Kind {
     }
 }
 
-/// One revocation: `kind` + `id`, relevant until `expires_at` (Unix seconds).
+/// One revocation: `kind` + `id`, for `reason`, relevant until `expires_at` (Unix
+/// seconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
     pub kind: Kind,
     pub id: String,
+    pub reason: EndReason,
     pub expires_at: i64,
 }
 
+/// id -> (until, why)
+type Set = HashMap<String, (i64, EndReason)>;
+
 #[derive(Debug, Default)]
 struct Sets {
-    sessions: HashMap<String, i64>,
-    tokens: HashMap<String, i64>,
-    users: HashMap<String, i64>,
+    sessions: Set,
+    tokens: Set,
+    users: Set,
 }
 
 impl Sets {
-    fn of(&mut self, kind: Kind) -> &mut HashMap<String, i64> {
+    fn of(&mut self, kind: Kind) -> &mut Set {
         match kind {
             Kind::Session => &mut self.sessions,
             Kind::Token => &mut self.tokens,
@@ -68,25 +75,34 @@ pub struct Revoked {
 }
 
 impl Revoked {
-    /// Whether a token of user `sub`, session `sid`, id `jti` has been revoked.
-    pub fn covers(&self, sub: &str, sid: &str, jti: &str) -> bool {
+    /// Why a token of user `sub`, session `sid`, id `jti` was revoked, if it was.
+    pub fn covers(&self, sub: &str, sid: &str, jti: &str) -> Option<EndReason> {
         let sets = self.sets.read().expect("revocation lock");
-        sets.sessions.contains_key(sid)
-            || sets.tokens.contains_key(jti)
-            || sets.users.contains_key(sub)
+        [
+            sets.sessions.get(sid),
+            sets.tokens.get(jti),
+            sets.users.get(sub),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(_, reason)| *reason)
+        .next()
     }
 
     pub fn insert(&self, r: Revocation) {
         let mut sets = self.sets.write().expect("revocation lock");
-        let until = sets.of(r.kind).entry(r.id).or_insert(r.expires_at);
-        *until = (*until).max(r.expires_at);
+        let entry = sets
+            .of(r.kind)
+            .entry(r.id)
+            .or_insert((r.expires_at, r.reason));
+        entry.0 = entry.0.max(r.expires_at);
     }
 
     /// Replaces everything with `all` (a full reload from the store).
     pub fn replace(&self, all: Vec<Revocation>) {
         let mut fresh = Sets::default();
         for r in all {
-            fresh.of(r.kind).insert(r.id, r.expires_at);
+            fresh.of(r.kind).insert(r.id, (r.expires_at, r.reason));
         }
         *self.sets.write().expect("revocation lock") = fresh;
     }
@@ -95,7 +111,7 @@ impl Revoked {
     pub fn purge(&self, now: i64) {
         let mut sets = self.sets.write().expect("revocation lock");
         for kind in [Kind::Session, Kind::Token, Kind::User] {
-            sets.of(kind).retain(|_, until| *until >= now);
+            sets.of(kind).retain(|_, (until, _)| *until >= now);
         }
     }
 
@@ -117,21 +133,31 @@ mod tests {
         Revocation {
             kind,
             id: id.into(),
+            reason: EndReason::RevokedByUser,
             expires_at,
         }
     }
 
     #[test]
-    fn each_kind_covers_its_own_claim() {
+    fn each_kind_covers_its_own_claim_and_says_why() {
         let revoked = Revoked::default();
-        assert!(!revoked.covers("u", "s", "j"));
+        assert_eq!(revoked.covers("u", "s", "j"), None);
         revoked.insert(r(Kind::Session, "s", 10));
-        assert!(revoked.covers("u", "s", "j"));
-        assert!(!revoked.covers("u", "other", "j"));
-        revoked.insert(r(Kind::Token, "j2", 10));
-        assert!(revoked.covers("u", "other", "j2"));
+        assert_eq!(
+            revoked.covers("u", "s", "j"),
+            Some(EndReason::RevokedByUser)
+        );
+        assert_eq!(revoked.covers("u", "other", "j"), None);
+        revoked.insert(Revocation {
+            reason: EndReason::LoggedOut,
+            ..r(Kind::Token, "j2", 10)
+        });
+        assert_eq!(
+            revoked.covers("u", "other", "j2"),
+            Some(EndReason::LoggedOut)
+        );
         revoked.insert(r(Kind::User, "u3", 10));
-        assert!(revoked.covers("u3", "other", "other"));
+        assert!(revoked.covers("u3", "other", "other").is_some());
     }
 
     #[test]
@@ -142,11 +168,11 @@ mod tests {
         // A second insert never shortens a revocation.
         revoked.insert(r(Kind::Session, "new", 20));
         revoked.purge(30);
-        assert!(!revoked.covers("u", "old", "j"));
-        assert!(revoked.covers("u", "new", "j"));
+        assert!(revoked.covers("u", "old", "j").is_none());
+        assert!(revoked.covers("u", "new", "j").is_some());
         revoked.replace(vec![r(Kind::Token, "j", 99)]);
-        assert!(!revoked.covers("u", "new", "x"));
-        assert!(revoked.covers("u", "x", "j"));
+        assert!(revoked.covers("u", "new", "x").is_none());
+        assert!(revoked.covers("u", "x", "j").is_some());
         assert_eq!(revoked.len(), 1);
         assert_eq!(Kind::parse("user"), Some(Kind::User));
         assert_eq!(Kind::parse("nope"), None);

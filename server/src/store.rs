@@ -13,6 +13,8 @@ use sqlx::{
     migrate::Migrator,
 };
 
+use wire::EndReason;
+
 use crate::{
     error::Result,
     revoked::{Kind, Revocation},
@@ -350,7 +352,7 @@ impl Store {
     pub async fn end_session(
         &self,
         id: &str,
-        reason: &str,
+        reason: EndReason,
         now: i64,
         revoke_until: i64,
     ) -> Result<bool> {
@@ -359,14 +361,20 @@ impl Store {
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
         .bind(now)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(id)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_revocation(&mut tx, Kind::Session, id, now, revoke_until).await?;
+        let revocation = Revocation {
+            kind: Kind::Session,
+            id: id.to_owned(),
+            reason,
+            expires_at: revoke_until,
+        };
+        insert_revocation(&mut tx, &revocation, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -377,7 +385,7 @@ impl Store {
         &self,
         user_id: &str,
         keep: Option<&str>,
-        reason: &str,
+        reason: EndReason,
         now: i64,
         revoke_until: i64,
     ) -> Result<Vec<String>> {
@@ -387,13 +395,19 @@ impl Store {
              WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
         )
         .bind(now)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(user_id)
         .bind(keep.unwrap_or(""))
         .fetch_all(&mut *tx)
         .await?;
         for (id,) in &ids {
-            insert_revocation(&mut tx, Kind::Session, id, now, revoke_until).await?;
+            let revocation = Revocation {
+                kind: Kind::Session,
+                id: id.clone(),
+                reason,
+                expires_at: revoke_until,
+            };
+            insert_revocation(&mut tx, &revocation, now).await?;
         }
         tx.commit().await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
@@ -458,24 +472,26 @@ impl Store {
     /// Records a revocation on its own (a logged-out token, a removed user).
     pub async fn revoke(&self, r: &Revocation, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        insert_revocation(&mut tx, r.kind, &r.id, now, r.expires_at).await?;
+        insert_revocation(&mut tx, r, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Every revocation that may still matter at `now`: what each instance mirrors.
     pub async fn live_revocations(&self, now: i64) -> Result<Vec<Revocation>> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT kind, id, expires_at FROM revocations WHERE expires_at >= $1")
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT kind, id, reason, expires_at FROM revocations WHERE expires_at >= $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(kind, id, expires_at)| {
+            .filter_map(|(kind, id, reason, expires_at)| {
                 Some(Revocation {
                     kind: Kind::parse(&kind)?,
                     id,
+                    reason: EndReason::parse(&reason).unwrap_or(EndReason::AdminRevoked),
                     expires_at,
                 })
             })
@@ -632,20 +648,20 @@ impl Store {
 
 async fn insert_revocation(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    kind: Kind,
-    id: &str,
+    r: &Revocation,
     now: i64,
-    expires_at: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO revocations (kind, id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO revocations (kind, id, reason, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at \
          WHERE revocations.expires_at < excluded.expires_at",
     )
-    .bind(kind.as_str())
-    .bind(id)
+    .bind(r.kind.as_str())
+    .bind(&r.id)
+    .bind(r.reason.as_str())
     .bind(now)
-    .bind(expires_at)
+    .bind(r.expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(())

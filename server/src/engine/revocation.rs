@@ -55,8 +55,8 @@ impl Engine {
             }
             other => other?,
         };
-        if self.revoked.covers(&claims.sub, &claims.sid, &claims.jti) {
-            return Err(Error::TokenRevoked);
+        if let Some(reason) = self.revoked.covers(&claims.sub, &claims.sid, &claims.jti) {
+            return Err(Error::TokenRevoked(reason));
         }
         Ok(AuthUser {
             user_id: claims.sub,
@@ -91,6 +91,7 @@ impl Engine {
         let revocation = Revocation {
             kind: Kind::Token,
             id: auth.jti.clone(),
+            reason: EndReason::LoggedOut,
             expires_at: auth.expires_at,
         };
         self.store.revoke(&revocation, self.now()).await?;
@@ -108,12 +109,13 @@ impl Engine {
         let until = self.revoke_until();
         if self
             .store
-            .end_session(&session.id, reason.as_str(), self.now(), until)
+            .end_session(&session.id, reason, self.now(), until)
             .await?
         {
             self.announce(Event::Revoked(Revocation {
                 kind: Kind::Session,
                 id: session.id.clone(),
+                reason,
                 expires_at: until,
             }))
             .await?;
@@ -157,12 +159,13 @@ impl Engine {
         let until = self.revoke_until();
         let ended = self
             .store
-            .end_user_sessions(user_id, keep, reason.as_str(), self.now(), until)
+            .end_user_sessions(user_id, keep, reason, self.now(), until)
             .await?;
         for id in ended {
             self.announce(Event::Revoked(Revocation {
                 kind: Kind::Session,
                 id: id.clone(),
+                reason,
                 expires_at: until,
             }))
             .await?;
@@ -192,6 +195,7 @@ impl Engine {
         let revocation = Revocation {
             kind: Kind::User,
             id: user.id.clone(),
+            reason: EndReason::AdminRevoked,
             expires_at: self.revoke_until(),
         };
         self.store.revoke(&revocation, self.now()).await?;

@@ -80,6 +80,23 @@ async fn malformed_login_body_gets_a_json_error() {
     let (status, body) = error_of(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body.error, ErrorCode::BadRequest);
+
+    // Over the 16 KiB body limit: refused before anything is parsed or hashed.
+    let huge = format!(
+        r#"{{"username": "bob", "password": "{}"}}"#,
+        "x".repeat(20_000)
+    );
+    let response = app
+        .http
+        .post(format!("{}/api/auth/login", app.url))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body.error, ErrorCode::BadRequest);
 }
 
 #[tokio::test]

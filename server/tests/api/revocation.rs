@@ -1,7 +1,7 @@
 //! Every way a session ends stops its access tokens at once, not at `exp`.
 
 use reqwest::StatusCode;
-use wire::ErrorCode;
+use wire::{EndReason, ErrorCode};
 
 use crate::helpers::*;
 
@@ -71,8 +71,13 @@ async fn a_password_change_stops_the_other_sessions_tokens_and_keeps_this_one() 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    app.me_fails(&elsewhere.tokens.access_token, ErrorCode::TokenRevoked)
-        .await;
+    // The refusal says why, so the other device can tell its user.
+    let (status, body) = error_of(app.get("/api/me", &elsewhere.tokens.access_token).await).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenRevoked)
+    );
+    assert_eq!(body.reason, Some(EndReason::PasswordChanged));
     app.me_ok(&here.tokens.access_token).await;
 }
 
@@ -116,9 +121,10 @@ async fn revocations_survive_a_restart_of_the_instance() {
     // A second engine on the same database (a restart, or another instance) starts
     // with the revocation already in memory.
     let other = app.restart().await;
-    assert!(
+    assert_eq!(
         other
             .revoked
-            .covers(&login.tokens.user.id, &login.tokens.session.id, "some-jti")
+            .covers(&login.tokens.user.id, &login.tokens.session.id, "some-jti"),
+        Some(EndReason::LoggedOut)
     );
 }
