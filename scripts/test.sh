@@ -37,5 +37,8 @@ if [ "${made:-0}" -lt 30 ]; then
 fi
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
+step "Deploy configs: API_ORIGIN proxy rules; the real Vercel CLI builds the repository, its routes checked"
+source deploy/cli/env.sh
+node --test deploy/test/*.test.mjs
 step "Playwright (Chromium)"
-cd end2end && npx playwright test
+(cd end2end && npx playwright test)
