@@ -42,3 +42,5 @@ source deploy/cli/env.sh
 node --test deploy/test/*.test.mjs
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)
+step "Netlify: the real CLI (netlify dev --offline) serves the SPA, proxies /api/* to a server; Playwright through it"
+(cd end2end && npx playwright test -c playwright.netlify.config.ts)
