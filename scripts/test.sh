@@ -37,6 +37,8 @@ if [ "${made:-0}" -lt 30 ]; then
 fi
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
+step "Container: hadolint, docker compose config, nginx -t (no container engine here: the image is not built)"
+deploy/container/check.sh
 step "Deploy configs: API_ORIGIN proxy rules; the real Vercel CLI builds the repository, its routes checked"
 source deploy/cli/env.sh
 node --test deploy/test/*.test.mjs

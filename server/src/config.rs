@@ -42,6 +42,8 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 if the server at `--addr` / `ADDR` answers `/healthz` (container health checks).
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]

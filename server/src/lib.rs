@@ -45,6 +45,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 mod extract;
+pub mod healthcheck;
 pub mod keys;
 pub mod password;
 pub mod rate_limit;

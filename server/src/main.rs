@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some(Command::Healthcheck) => server::healthcheck::probe(cli.serve.addr).await,
         Some(Command::Keys(KeysCommand::Rotate)) => {
             let store = server::store::Store::connect(&cli.database_url).await?;
             let now = chrono::Utc::now().timestamp();

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod login;
+mod ops;
 mod refresh;
 mod sessions;
 mod tokens;
