@@ -30,7 +30,11 @@ printf 'alice-password' | "$server" user add alice --role admin --password-stdin
 printf 'bob-password' | "$server" user add bob --role user --password-stdin
 # The server serves no SPA here: Netlify does. Its own index.html would hide a
 # rewrite that sends a client route to the backend.
-ACCESS_TTL="${ACCESS_TTL:-3s}" STATIC_DIR="$(mktemp -d)" ADDR="127.0.0.1:$api_port" \
+# Netlify's proxy keeps the browser's Origin (the site's) and sets Host to the backend's
+# (docs/OPERATIONS.md, "Behind a proxy"): the site's origin must be allowed. `netlify
+# dev` adds no X-Forwarded-For, so the server takes the peer (the CLI) as the client.
+ALLOWED_ORIGINS="http://127.0.0.1:$netlify_port,http://localhost:$netlify_port" \
+  ACCESS_TTL="${ACCESS_TTL:-3s}" STATIC_DIR="$(mktemp -d)" ADDR="127.0.0.1:$api_port" \
   "$server" serve &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
