@@ -14,10 +14,12 @@
 // or a load balancer sends /api/* to it), and the build says so.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const dir = process.env.TRUNK_STAGING_DIR;
 if (!dir) throw new Error('TRUNK_STAGING_DIR is not set: run me as a Trunk hook');
-const root = join(import.meta.dirname, '..');
+// Not import.meta.dirname: the container's build stage has Debian's Node.js 18.
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The backend paths a static host must hand to the server; everything else is the SPA. */
 export const BACKEND_PREFIXES = ['/api/', '/.well-known/'];
