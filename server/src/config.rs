@@ -4,6 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::logging::LogFormat;
+
 /// JWT refresh done right: session server.
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +26,10 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log lines as `text` for people or `json` (one object a line) for log shippers.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -35,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the built SPA (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -157,6 +163,11 @@ pub struct Config {
     /// could pick their own address for the rate limits and the audit log.
     #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// Serve Prometheus metrics at `http://<this>/metrics`, on a listener of its own so
+    /// they are never public by accident. Off unless set (`127.0.0.1:9100`).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]

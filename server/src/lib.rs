@@ -45,8 +45,11 @@ pub mod config;
 pub mod engine;
 pub mod error;
 mod extract;
+pub mod health;
 pub mod healthcheck;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
@@ -63,7 +66,10 @@ use axum::{
     routing::{any, get},
 };
 use tower_cookies::CookieManagerLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
 
 pub use crate::engine::Engine;
 use crate::{config::Config, error::Error};
@@ -71,7 +77,7 @@ use crate::{config::Config, error::Error};
 /// Shared state of every route.
 pub type AppState = Arc<Engine>;
 
-/// The whole HTTP surface: API, JWKS, health check, and the SPA from `static_dir`.
+/// The whole HTTP surface: API, JWKS, probes, and the SPA from `static_dir`.
 pub fn app(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(auth::router())
@@ -79,9 +85,11 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(audit::router())
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         // Unknown API paths are JSON 404s, not the SPA's index.html.
         .route("/api/{*rest}", any(|| async { Error::NotFound }))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
     if state.config.backend_refresh {
         api = api.layer(axum::middleware::from_fn(backend_refresh::attach));
@@ -89,24 +97,41 @@ pub fn app(state: AppState) -> Router {
     let api = api
         .layer(CookieManagerLayer::new())
         .with_state(state.clone());
+    // A request id for every request (or the one a proxy in front sent), in the span
+    // every log line of the request carries and in the response's `X-Request-Id`.
     let router = api
         .merge(spa::fallback(&state.config.static_dir))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     spa::security_headers(router)
+}
+
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
 }
 
 async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.keys.jwks())
 }
 
-async fn healthz(State(state): State<AppState>) -> Result<&'static str, Error> {
-    state.store.ping().await?;
-    Ok("ok")
-}
-
 /// Serves `app` on `listener` until ctrl-c / SIGTERM, pruning expired rows and
-/// picking up rotated keys in the background.
+/// picking up rotated keys in the background; and the metrics on `metrics_addr`, if set.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    if let Some(addr) = state.config.metrics_addr {
+        let handle = metrics::install()?;
+        let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(
+            "metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        tokio::spawn(metrics::serve(state.clone(), handle, metrics_listener));
+    }
     tokio::spawn(housekeeping(state.clone()));
     axum::serve(
         listener,

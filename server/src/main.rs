@@ -7,16 +7,11 @@ use server::config::{Cli, Command, KeysCommand, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "server=info,tower_http=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    server::logging::init(cli.log_format);
     match cli.command {
         None => serve(cli.serve, &cli.database_url).await,
-        Some(Command::Serve(config)) => serve(config, &cli.database_url).await,
+        Some(Command::Serve(config)) => serve(*config, &cli.database_url).await,
         Some(Command::User(UserCommand::Add {
             username, roles, ..
         })) => {
