@@ -60,3 +60,16 @@ test('on Vercel, a vercel.json that proxies elsewhere than API_ORIGIN fails the 
   const same = hook({ API_ORIGIN: 'https://api.example.com', VERCEL: '1' });
   assert.equal(same.status, 0, same.out);
 });
+
+test('the build command on a builder without Rust stops and says how to deploy instead', () => {
+  // Netlify's and Vercel's builders have no cargo: what a Git-triggered build there does.
+  const path = process.env.PATH.split(':').filter((d) => !/\.cargo|rustup/.test(d)).join(':');
+  const run = spawnSync('bash', [join(root, 'scripts', 'build-spa.sh')], {
+    env: { ...process.env, PATH: path },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 1, run.stdout + run.stderr);
+  assert.match(run.stderr, /no Rust toolchain/);
+  assert.match(run.stderr, /vercel deploy --prebuilt/);
+  assert.match(run.stderr, /netlify deploy --dir dist/);
+});
