@@ -97,6 +97,9 @@ for i in $(seq 1 "$instances"); do
   upstreams+="    server $addr;"$'\n'
 done
 
+# The load balancer's site is deploy/nginx/app.conf (compose.yaml uses it too), on our
+# port, in front of these instances.
+sed "s/listen 8080;/listen 127.0.0.1:$port;/" deploy/nginx/app.conf >"$run/app.conf"
 cat >"$run/nginx.conf" <<EOF
 worker_processes 1;
 pid $run/nginx.pid;
@@ -109,23 +112,10 @@ http {
   fastcgi_temp_path $run;
   uwsgi_temp_path $run;
   scgi_temp_path $run;
-  upstream instances {
-$upstreams  }
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      proxy_pass http://instances;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      # The browser's host (with its port), so the servers' Origin check sees one origin.
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      # A refresh answered by an instance that died mid-request is not retried
-      # elsewhere by nginx: the client retries, and the grace period answers it.
-      proxy_next_upstream error timeout;
-    }
+  upstream app {
+$upstreams    keepalive 16;
   }
+  include $run/app.conf;
 }
 EOF
 "$nginx_bin" -p "$run" -c "$run/nginx.conf" -g 'daemon off;' &

@@ -44,7 +44,14 @@ TEST_POSTGRES_URL="$pg_admin" TEST_REDIS_URL="$redis_url" \
   cargo test --workspace --test cluster -- --ignored
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
+step "Container: hadolint, docker compose config, nginx -t (no container engine here: the image is not built)"
+deploy/container/check.sh
+step "Deploy configs: API_ORIGIN proxy rules; the real Vercel CLI builds the repository, its routes checked"
+source deploy/cli/env.sh
+node --test deploy/test/*.test.mjs
 step "Playwright (Chromium), one server on SQLite"
 (cd end2end && npx playwright test)
 step "Playwright again through scripts/cluster.sh: three instances behind nginx"
 (cd end2end && TEST_POSTGRES_URL="$pg_admin" E2E_CLUSTER=1 npx playwright test session tabs)
+step "Netlify: the real CLI (netlify dev --offline) serves the SPA, proxies /api/* to a server; Playwright through it"
+(cd end2end && npx playwright test -c playwright.netlify.config.ts)

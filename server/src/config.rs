@@ -4,6 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::logging::LogFormat;
+
 /// JWT refresh done right: session server.
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +36,9 @@ pub struct Cli {
     /// prefer `SECRET_KEY_FILE`.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<Redacted>,
+    /// Log lines as `text` for people or `json` (one object a line) for log shippers.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -64,6 +69,8 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 if the server at `--addr` / `ADDR` answers `/healthz` (container health checks).
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +215,10 @@ pub struct Config {
     /// Send `Strict-Transport-Security` (enable when the server is reached over HTTPS).
     #[arg(long, env = "HSTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub hsts: bool,
+    /// Serve Prometheus metrics at `http://<this>/metrics`, on a listener of its own so
+    /// they are never public by accident. Off unless set (`127.0.0.1:9100`).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]

@@ -127,6 +127,7 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
+        crate::metrics::record_error(status, self.code());
         let message = if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
             "Something went wrong on our side.".to_owned()

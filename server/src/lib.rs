@@ -49,7 +49,11 @@ pub mod config;
 pub mod engine;
 pub mod error;
 mod extract;
+pub mod health;
+pub mod healthcheck;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod origin;
 pub mod password;
@@ -71,7 +75,12 @@ use axum::{
     routing::{any, get},
 };
 use tower_cookies::CookieManagerLayer;
-use tower_http::{set_header::SetResponseHeaderLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
 
 pub use crate::engine::Engine;
 use crate::{config::Config, error::Error};
@@ -79,7 +88,7 @@ use crate::{config::Config, error::Error};
 /// Shared state of every route.
 pub type AppState = Arc<Engine>;
 
-/// The whole HTTP surface: API, JWKS, health check, and the SPA from `static_dir`.
+/// The whole HTTP surface: API, JWKS, probes, and the SPA from `static_dir`.
 pub fn app(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(auth::router())
@@ -87,9 +96,11 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(audit::router())
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         // Unknown API paths are JSON 404s, not the SPA's index.html.
         .route("/api/{*rest}", any(|| async { Error::NotFound }))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         // Tokens and personal data: no cache may keep an API answer (RFC 6749 §5.1).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -102,28 +113,46 @@ pub fn app(state: AppState) -> Router {
     let api = api
         .layer(CookieManagerLayer::new())
         .with_state(state.clone());
+    // A request id for every request (or the one a proxy in front sent), in the span
+    // every log line of the request carries and in the response's `X-Request-Id`.
     let router = api
         .merge(spa::fallback(&state.config.static_dir))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
         ))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     spa::security_headers(router, state.config.hsts)
+}
+
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
 }
 
 async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.keys.jwks())
 }
 
-async fn healthz(State(state): State<AppState>) -> Result<&'static str, Error> {
-    state.store.ping().await?;
-    Ok("ok")
-}
-
 /// Serves `app` on `listener` until ctrl-c / SIGTERM. In the background: cluster
-/// events from other instances, a periodic full resync, and pruning.
+/// events from other instances, a periodic full resync, pruning; and the metrics on
+/// `metrics_addr`, if set.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    if let Some(addr) = state.config.metrics_addr {
+        let handle = metrics::install()?;
+        let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(
+            "metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        tokio::spawn(metrics::serve(state.clone(), handle, metrics_listener));
+    }
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(cluster::listen(state.clone()));
     let config = state.config.clone();

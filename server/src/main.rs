@@ -7,17 +7,17 @@ use server::config::{Cli, Command, Config, KeysCommand, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "server=info,tower_http=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    server::logging::init(cli.log_format);
+    if let Some(Command::Healthcheck) = cli.command {
+        // The container's probe: no database, no keys.
+        return server::healthcheck::probe(cli.serve.addr).await;
+    }
     let kek = cli.kek_source()?;
     match cli.command {
         None => serve(cli.serve, &cli.database_url, &kek).await,
         Some(Command::Serve(config)) => serve(*config, &cli.database_url, &kek).await,
+        Some(Command::Healthcheck) => unreachable!("answered above"),
         Some(Command::User(UserCommand::Add {
             username, roles, ..
         })) => {

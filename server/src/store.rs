@@ -335,6 +335,23 @@ impl Store {
             .await?)
     }
 
+    /// How many sessions, of all users, are neither ended nor expired (a metric).
+    pub async fn count_live_sessions(&self, now: i64) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL \
+             AND idle_expires_at > $1 AND absolute_expires_at > $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    /// Closes every connection: later queries fail (a test of an unreachable database).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Live sessions of a user, newest first.
     pub async fn live_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>> {
         Ok(sqlx::query_as(

@@ -19,6 +19,7 @@ impl Engine {
         let Err(error) = self.limits.take(limit, key, now_ms).await else {
             return Ok(());
         };
+        crate::metrics::record_refusal(limit.as_str());
         if self.refusals.record(limit, key, now_ms) {
             self.audit(event(audit::RATE_LIMITED, client).detail(limit.as_str()))
                 .await;

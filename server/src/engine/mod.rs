@@ -249,6 +249,7 @@ impl Engine {
     }
 
     async fn audit(&self, event: NewAuditEvent<'_>) {
+        crate::metrics::record_audit(event.event);
         // An audit failure must not turn a successful logout into an error, but it
         // must be seen.
         if let Err(e) = self.store.audit(&event, self.now()).await {

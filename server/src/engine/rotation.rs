@@ -144,6 +144,7 @@ impl Engine {
         let used_at = row.used_at.unwrap_or_default();
         let grace = self.config.refresh_grace.as_secs() as i64;
         if self.now() - used_at <= grace && row.successor.as_deref() == Some(next_hash.as_str()) {
+            crate::metrics::record_grace_replay();
             return self.issue(&user, &session, next, used_at);
         }
         self.end_session(&session, EndReason::ReuseDetected, client)

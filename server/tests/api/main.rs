@@ -5,6 +5,7 @@ mod csrf;
 mod helpers;
 mod limits;
 mod login;
+mod ops;
 mod refresh;
 mod revocation;
 mod sessions;
