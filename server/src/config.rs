@@ -42,6 +42,31 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage OAuth clients (third-party and native apps that sign users in through the
+    /// browser).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a public client; prints its `client_id`.
+    Add {
+        /// The name users see: "<NAME> wants to access your account".
+        name: String,
+        /// Where the browser may return with the code; repeat for several. https, http on
+        /// 127.0.0.1 / [::1] / localhost (any port matches), or a reverse-domain scheme
+        /// such as `com.example.app:/callback`.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+    },
+    /// List the registered clients.
+    List,
+    /// Remove a client; every session it holds ends.
+    Remove {
+        /// The `client_id` printed by `client add`.
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +181,12 @@ pub struct Config {
     #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
 
+    /// The URL people reach this app at (`https://app.example.com`): the OAuth issuer,
+    /// which the metadata's endpoints hang off. Unset, each request's Host says it
+    /// (`http` on loopback, `https` elsewhere); set it behind a proxy.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,
@@ -236,6 +267,32 @@ mod tests {
             })) => {
                 assert_eq!(username, "carol");
                 assert_eq!(roles, ["admin"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_add_needs_a_redirect_uri_and_takes_several() {
+        assert!(Cli::try_parse_from(["server", "client", "add", "App"]).is_err());
+        let cli = Cli::try_parse_from([
+            "server",
+            "client",
+            "add",
+            "My App",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--redirect-uri",
+            "com.example.app:/callback",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Client(ClientCommand::Add {
+                name,
+                redirect_uris,
+            })) => {
+                assert_eq!(name, "My App");
+                assert_eq!(redirect_uris.len(), 2);
             }
             other => panic!("parsed as {other:?}"),
         }

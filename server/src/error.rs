@@ -42,6 +42,10 @@ pub enum Error {
     /// 401 on a bearer route: the token was logged out.
     #[error("The access token has been revoked.")]
     TokenRevoked,
+    /// 403: a third-party client's token without the scope a route needs (`Some`), or
+    /// on a route for first-party clients only (`None`).
+    #[error("This app was not granted access to this.")]
+    InsufficientScope(Option<&'static str>),
     /// 403: authenticated, but without the role or permission.
     #[error("You do not have permission to do this.")]
     Forbidden,
@@ -72,7 +76,7 @@ impl Error {
             | Self::TokenInvalid
             | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +95,7 @@ impl Error {
             Self::TokenExpired => ErrorCode::TokenExpired,
             Self::TokenInvalid => ErrorCode::TokenInvalid,
             Self::TokenRevoked => ErrorCode::TokenRevoked,
+            Self::InsufficientScope(_) => ErrorCode::InsufficientScope,
             Self::Forbidden => ErrorCode::Forbidden,
             Self::NotFound => ErrorCode::NotFound,
             Self::BadRequest(_) => ErrorCode::BadRequest,
@@ -132,6 +137,16 @@ impl IntoResponse for Error {
             }
             Self::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            // RFC 6750 §3.1: name the scope a new grant would need.
+            Self::InsufficientScope(scope) => {
+                let value = match scope {
+                    Some(scope) => format!(r#"Bearer error="insufficient_scope", scope="{scope}""#),
+                    None => r#"Bearer error="insufficient_scope""#.to_owned(),
+                };
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
             }
             _ => {}
         }

@@ -46,9 +46,11 @@ pub mod engine;
 pub mod error;
 mod extract;
 pub mod keys;
+pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
+pub mod scope;
 pub mod sessions;
 pub mod spa;
 pub mod store;
@@ -77,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(oauth::router())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         // Unknown API paths are JSON 404s, not the SPA's index.html.

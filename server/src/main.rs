@@ -1,9 +1,10 @@
-//! `server`: serve the app, or manage users and keys. `server --help` lists it all.
+//! `server`: serve the app, or manage users, keys and OAuth clients. `server --help`
+//! lists it all.
 
 use std::io::Read;
 
 use clap::Parser;
-use server::config::{Cli, Command, KeysCommand, UserCommand};
+use server::config::{Cli, ClientCommand, Command, KeysCommand, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -42,7 +43,38 @@ async fn main() -> anyhow::Result<()> {
             println!("new signing key {kid}; running servers pick it up within a minute");
             Ok(())
         }
+        Some(Command::Client(command)) => client(command, &cli.database_url).await,
     }
+}
+
+/// `server client ...`. `add` prints only the `client_id` on stdout, so scripts can
+/// capture it; the rest goes to stderr.
+async fn client(command: ClientCommand, database_url: &str) -> anyhow::Result<()> {
+    let state = server::build(server::config::Config::defaults(), database_url).await?;
+    match command {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+        } => {
+            let client = state.register_client(&name, &redirect_uris).await?;
+            eprintln!(
+                "registered client {:?} with redirect URIs {}",
+                client.name,
+                client.redirect_uris.replace(' ', ", ")
+            );
+            println!("{}", client.id);
+        }
+        ClientCommand::List => {
+            for client in state.clients().await? {
+                println!("{}\t{}\t{}", client.id, client.name, client.redirect_uris);
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            let ended = state.remove_client(&client_id).await?;
+            println!("removed client {client_id}; {ended} session(s) ended");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: server::config::Config, database_url: &str) -> anyhow::Result<()> {

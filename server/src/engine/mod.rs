@@ -3,6 +3,8 @@
 //! [`Clock`], so tests move it instead of sleeping.
 
 mod login;
+mod native;
+mod oauth;
 mod revocation;
 mod rotation;
 mod sessions;
@@ -11,6 +13,9 @@ mod users;
 use std::sync::Arc;
 
 use wire::{SessionInfo, TokenResponse, User};
+
+pub use native::{Holder, SessionKind};
+pub use oauth::{OAuthError, RevokeForm, TokenForm};
 
 use crate::{
     clock::Clock,
@@ -39,11 +44,23 @@ pub struct AuthUser {
     pub permissions: Vec<String>,
     pub jti: String,
     pub expires_at: i64,
+    /// The OAuth client the token was issued to; `None` for first-party tokens.
+    pub client_id: Option<String>,
+    /// The scopes granted to that client; `None` for first-party tokens.
+    pub scope: Option<Vec<String>>,
 }
 
 impl AuthUser {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the token may be used for `scope`: first-party tokens may do anything
+    /// their permissions allow, a client's token only what its scope names.
+    pub fn may(&self, scope: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|granted| granted.iter().any(|s| s == scope))
     }
 }
 
@@ -157,9 +174,10 @@ impl Engine {
         // A retired key may still sign until every instance reloads (each minute).
         let key_life = (self.config.access_ttl + self.config.leeway).as_secs() as i64 + 120;
         let keys = self.store.prune_keys(now - key_life).await?;
+        let codes = self.store.prune_codes(now - 24 * 3600).await?;
         self.keys.reload(&self.store).await?;
         self.limits.shrink();
-        Ok(rows + keys)
+        Ok(rows + keys + codes)
     }
 
     pub fn now(&self) -> i64 {

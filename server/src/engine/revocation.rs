@@ -3,7 +3,7 @@
 
 use wire::EndReason;
 
-use super::{AuthUser, Client, Engine, event};
+use super::{AuthUser, Client, Engine, Holder, event};
 use crate::{
     audit,
     error::{Error, Result},
@@ -12,11 +12,13 @@ use crate::{
 };
 
 impl Engine {
-    /// Ends the cookie's session and denylists the bearer token; both are optional and
-    /// logout always succeeds, so a half-dead client can always sign out.
+    /// Ends the refresh token's session (cookie or, for native apps, body: `holder`) and
+    /// denylists the bearer token; both are optional and logout always succeeds, so a
+    /// half-dead client can always sign out.
     pub async fn logout(
         &self,
         refresh: Option<&str>,
+        holder: Holder<'_>,
         bearer: Option<&AuthUser>,
         client: &Client,
     ) -> Result<()> {
@@ -28,7 +30,7 @@ impl Engine {
             }
         }
         if refresh.is_some()
-            && let Ok((_, session)) = self.lookup(refresh).await
+            && let Ok((_, session)) = self.lookup(refresh, holder).await
         {
             self.end_session(&session, EndReason::LoggedOut, client)
                 .await?;
@@ -57,6 +59,10 @@ impl Engine {
             permissions: claims.perms,
             jti: claims.jti,
             expires_at,
+            client_id: claims.client_id,
+            scope: claims
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
         })
     }
 

@@ -3,6 +3,8 @@
 
 mod helpers;
 mod login;
+mod native;
+mod oauth;
 mod refresh;
 mod sessions;
 mod tokens;
