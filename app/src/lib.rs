@@ -25,6 +25,7 @@ use crate::components::require_auth::RequireAuth;
 use crate::components::session_modal::SessionModal;
 use crate::hooks::{use_activity, use_freshness_checks};
 use crate::pages::audit::Audit;
+use crate::pages::authorize::Authorize;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::login::Login;
 use crate::pages::not_found::NotFound;
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                 >
                     <Routes fallback=NotFound>
                         <Route path=path!("/login") view=Login />
+                        <Route path=path!("/oauth/authorize") view=Authorize />
                         <Route
                             path=path!("/")
                             view=|| {

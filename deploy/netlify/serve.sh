@@ -27,7 +27,7 @@ grep -q "127.0.0.1:$api_port/api/" "$site/_redirects"
 db="$(mktemp -d)/netlify-e2e.db"
 export DATABASE_URL="sqlite://$db?mode=rwc"
 printf 'alice-password' | "$server" user add alice --role admin --password-stdin
-printf 'bob-password' | "$server" user add bob --role user --password-stdin
+printf 'bob-passphrase' | "$server" user add bob --role user --password-stdin
 # The server serves no SPA here: Netlify does. Its own index.html would hide a
 # rewrite that sends a client route to the backend.
 # Netlify's proxy keeps the browser's Origin (the site's) and sets Host to the backend's

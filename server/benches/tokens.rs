@@ -26,6 +26,8 @@ fn claims() -> AccessClaims {
             "sessions:manage".into(),
             "audit:read".into(),
         ],
+        client_id: None,
+        scope: None,
     }
 }
 

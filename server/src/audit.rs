@@ -26,6 +26,16 @@ pub const RATE_LIMITED_REPEATEDLY: &str = "rate_limited_repeatedly";
 pub const SESSION_UA_CHANGED: &str = "session_user_agent_changed";
 pub const SESSION_IP_CHANGED: &str = "session_ip_changed";
 pub const USER_REMOVED: &str = "user_removed";
+pub const OAUTH_CLIENT_ADDED: &str = "oauth_client_added";
+pub const OAUTH_CLIENT_REMOVED: &str = "oauth_client_removed";
+pub const OAUTH_CONSENT_GRANTED: &str = "oauth_consent_granted";
+pub const OAUTH_CONSENT_DENIED: &str = "oauth_consent_denied";
+/// A code became a session (the OAuth counterpart of `login_succeeded`).
+pub const OAUTH_CODE_EXCHANGED: &str = "oauth_code_exchanged";
+/// Wrong client, redirect URI or verifier, or too late: the code is spent.
+pub const OAUTH_CODE_REJECTED: &str = "oauth_code_rejected";
+/// A spent code came back; the session it granted ends.
+pub const OAUTH_CODE_REUSED: &str = "oauth_code_reused";
 
 /// The event written when a session ends for `reason`.
 pub fn event_for(reason: EndReason) -> &'static str {

@@ -1,26 +1,33 @@
 //! Login, refresh and logout: the routes that hand out and take back tokens, and the
 //! refresh cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`).
+//!
+//! First-party native apps use the same routes in *body mode*: they sign in with
+//! `"client": "native"` and get the refresh token in the JSON body (no cookie), and
+//! send it back as `{"refresh_token": ...}` to refresh or log out.
 
 use axum::{
     Json, Router,
     body::Bytes,
     extract::State,
-    http::{HeaderMap, StatusCode},
-    response::IntoResponse,
+    http::{HeaderMap, HeaderName, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::post,
 };
+use serde::de::DeserializeOwned;
 use tower_cookies::{
     Cookie, Cookies,
     cookie::{SameSite, time::Duration},
 };
 use wire::{
-    DEVICE_COOKIE, LoginRequest, REFRESH_COOKIE, RefreshRequest, SESSION_HINT_COOKIE, TokenResponse,
+    DEVICE_COOKIE, LoginClient, LoginRequest, LogoutRequest, REFRESH_COOKIE, RefreshRequest,
+    SESSION_HINT_COOKIE, TokenResponse,
 };
 
 pub use crate::extract::{Admin, RequireRole, Role, bearer};
+pub use crate::scope::{ProfileRead, RequireScope, Scope, SessionsManage};
 use crate::{
     AppState,
-    engine::{Client, Issued},
+    engine::{Client, Holder, Issued},
     error::{AppJson, Error, Result},
     origin,
 };
@@ -31,6 +38,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
 }
+
+/// Headers of every response that carries a token: no cache, shared or private, keeps
+/// it (RFC 6749 §5.1).
+pub(crate) const NO_STORE: [(HeaderName, &str); 2] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::PRAGMA, "no-cache"),
+];
 
 fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((REFRESH_COOKIE, value))
@@ -95,22 +109,35 @@ pub(crate) fn cookie_value(cookies: &Cookies) -> Option<String> {
     cookies.get(REFRESH_COOKIE).map(|c| c.value().to_owned())
 }
 
+/// A JSON body that may be left out (or blank): then it is `T::default()`.
+fn optional_json<T: DeserializeOwned + Default>(body: &Bytes, what: &str) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("The {what} body is not valid: {e}")))
+}
+
 async fn login(
     State(state): State<AppState>,
     client: Client,
     cookies: Cookies,
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
-) -> Result<impl IntoResponse> {
+) -> Result<Response> {
     // Sign-in sets the cookie: a forged one would sign the victim into an attacker's
     // account (login CSRF).
     origin::check_origin(&headers, &state.config)?;
+    let native = req.client == LoginClient::Native;
     let device = cookies.get(DEVICE_COOKIE).map(|c| c.value().to_owned());
     let issued = state.login(req, device.as_deref(), &client).await?;
+    if native {
+        return Ok((NO_STORE, Json(issued.native())).into_response());
+    }
     if let Some(device) = &issued.device {
         cookies.add(device_cookie(&state, device.clone()));
     }
-    Ok(respond(&state, &cookies, issued))
+    Ok((NO_STORE, respond(&state, &cookies, issued)).into_response())
 }
 
 async fn refresh(
@@ -119,21 +146,24 @@ async fn refresh(
     cookies: Cookies,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<impl IntoResponse> {
-    origin::check(&headers, &state.config)?;
+) -> Result<Response> {
     // The body is optional: an empty one is a refresh by an active user.
-    let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RefreshRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::BadRequest(format!("The refresh body is not valid: {e}")))?
-    };
+    let request: RefreshRequest = optional_json(&body, "refresh")?;
+    // Body mode: the token is in the request itself and no cookie is involved, so there
+    // is no forged cross-site request to guard against. Only native sessions pass.
+    if let Some(token) = request.refresh_token.as_deref() {
+        let issued = state
+            .refresh(Some(token), Holder::Body, request.active, &client)
+            .await?;
+        return Ok((NO_STORE, Json(issued.native())).into_response());
+    }
+    origin::check(&headers, &state.config)?;
     let token = cookie_value(&cookies);
     match state
-        .refresh(token.as_deref(), request.active, &client)
+        .refresh(token.as_deref(), Holder::Cookie, request.active, &client)
         .await
     {
-        Ok(issued) => Ok(respond(&state, &cookies, issued)),
+        Ok(issued) => Ok((NO_STORE, respond(&state, &cookies, issued)).into_response()),
         Err(e) => {
             // A cookie that can never work again is dropped, so the browser stops sending it.
             if matches!(e.status(), StatusCode::UNAUTHORIZED) && token.is_some() {
@@ -149,19 +179,32 @@ async fn logout(
     client: Client,
     cookies: Cookies,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<StatusCode> {
-    let cookie = cookie_value(&cookies);
-    if cookie.is_some() {
-        origin::check(&headers, &state.config)?;
-    }
+    let request: LogoutRequest = optional_json(&body, "logout")?;
     // An expired or revoked bearer token does not stop a logout.
     let bearer = match bearer(&headers) {
         Some(token) => state.authenticate(token).await.ok(),
         None => None,
     };
-    state
-        .logout(cookie.as_deref(), bearer.as_ref(), &client)
-        .await?;
-    clear_cookie(&state, &cookies);
+    match request.refresh_token.as_deref() {
+        Some(token) => {
+            state
+                .logout(Some(token), Holder::Body, bearer.as_ref(), &client)
+                .await?;
+        }
+        None => {
+            let cookie = cookie_value(&cookies);
+            // The cookie makes this a state change a forged cross-site request could ask
+            // for: the CSRF guards apply.
+            if cookie.is_some() {
+                origin::check(&headers, &state.config)?;
+            }
+            state
+                .logout(cookie.as_deref(), Holder::Cookie, bearer.as_ref(), &client)
+                .await?;
+            clear_cookie(&state, &cookies);
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

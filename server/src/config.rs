@@ -71,6 +71,31 @@ pub enum Command {
     Keys(KeysCommand),
     /// Exit 0 if the server at `--addr` / `ADDR` answers `/healthz` (container health checks).
     Healthcheck,
+    /// Manage OAuth clients (third-party and native apps that sign users in through the
+    /// browser).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a public client; prints its `client_id`.
+    Add {
+        /// The name users see: "<NAME> wants to access your account".
+        name: String,
+        /// Where the browser may return with the code; repeat for several. https, http on
+        /// 127.0.0.1 / [::1] / localhost (any port matches), or a reverse-domain scheme
+        /// such as `com.example.app:/callback`.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+    },
+    /// List the registered clients.
+    List,
+    /// Remove a client; every session it holds ends.
+    Remove {
+        /// The `client_id` printed by `client add`.
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,10 +240,17 @@ pub struct Config {
     /// Send `Strict-Transport-Security` (enable when the server is reached over HTTPS).
     #[arg(long, env = "HSTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub hsts: bool,
+
     /// Serve Prometheus metrics at `http://<this>/metrics`, on a listener of its own so
     /// they are never public by accident. Off unless set (`127.0.0.1:9100`).
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// The URL people reach this app at (`https://app.example.com`): the OAuth issuer,
+    /// which the metadata's endpoints hang off. Unset, each request's Host says it
+    /// (`http` on loopback, `https` elsewhere); set it behind a proxy.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "BODY_LIMIT", default_value_t = 16 * 1024)]
@@ -398,6 +430,32 @@ mod tests {
             })) => {
                 assert_eq!(username, "carol");
                 assert_eq!(roles, ["admin"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_add_needs_a_redirect_uri_and_takes_several() {
+        assert!(Cli::try_parse_from(["server", "client", "add", "App"]).is_err());
+        let cli = Cli::try_parse_from([
+            "server",
+            "client",
+            "add",
+            "My App",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--redirect-uri",
+            "com.example.app:/callback",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Client(ClientCommand::Add {
+                name,
+                redirect_uris,
+            })) => {
+                assert_eq!(name, "My App");
+                assert_eq!(redirect_uris.len(), 2);
             }
             other => panic!("parsed as {other:?}"),
         }

@@ -45,6 +45,10 @@ pub enum Error {
     /// 401 on a bearer route: the token's session (or the token, or its user) has ended.
     #[error("The access token has been revoked.")]
     TokenRevoked(EndReason),
+    /// 403: a third-party client's token without the scope a route needs (`Some`), or
+    /// on a route for first-party clients only (`None`).
+    #[error("This app was not granted access to this.")]
+    InsufficientScope(Option<&'static str>),
     /// 403: authenticated, but without the role or permission.
     #[error("You do not have permission to do this.")]
     Forbidden,
@@ -86,7 +90,9 @@ impl Error {
             | Self::TokenMissing => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Forbidden | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin | Self::InsufficientScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -107,6 +113,7 @@ impl Error {
             Self::TokenInvalid => ErrorCode::TokenInvalid,
             Self::TokenRevoked(_) => ErrorCode::TokenRevoked,
             Self::TokenMissing => ErrorCode::TokenMissing,
+            Self::InsufficientScope(_) => ErrorCode::InsufficientScope,
             Self::Forbidden | Self::CrossOrigin => ErrorCode::Forbidden,
             Self::NotFound => ErrorCode::NotFound,
             Self::BadRequest(_) | Self::TooLarge => ErrorCode::BadRequest,
@@ -154,6 +161,16 @@ impl IntoResponse for Error {
             }
             Self::RateLimited { retry_after } | Self::Busy { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            // RFC 6750 §3.1: name the scope a new grant would need.
+            Self::InsufficientScope(scope) => {
+                let value = match scope {
+                    Some(scope) => format!(r#"Bearer error="insufficient_scope", scope="{scope}""#),
+                    None => r#"Bearer error="insufficient_scope""#.to_owned(),
+                };
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
             }
             _ => {}
         }

@@ -26,23 +26,35 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// The caller of any valid bearer token, a third-party client's included: what
+/// [`crate::scope::RequireScope`] checks the scope of.
+pub(crate) async fn any_bearer(parts: &mut Parts, state: &AppState) -> Result<AuthUser, Error> {
+    if let Some(user) = parts.extensions.get::<AuthUser>() {
+        return Ok(user.clone());
+    }
+    let token = bearer(&parts.headers)
+        .ok_or(Error::TokenMissing)?
+        .to_owned();
+    let user = match state.authenticate(&token).await {
+        Err(Error::TokenExpired) if state.config.backend_refresh => {
+            crate::backend_refresh::renew(parts, state, &token).await?
+        }
+        other => other?,
+    };
+    parts.extensions.insert(user.clone());
+    Ok(user)
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
+    /// First-party tokens only: a third-party client's token opens just the routes that
+    /// name a scope it was granted (`RequireScope`).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        if let Some(user) = parts.extensions.get::<AuthUser>() {
-            return Ok(user.clone());
+        let user = any_bearer(parts, state).await?;
+        if user.client_id.is_some() {
+            return Err(Error::InsufficientScope(None));
         }
-        let token = bearer(&parts.headers)
-            .ok_or(Error::TokenMissing)?
-            .to_owned();
-        let user = match state.authenticate(&token).await {
-            Err(Error::TokenExpired) if state.config.backend_refresh => {
-                crate::backend_refresh::renew(parts, state, &token).await?
-            }
-            other => other?,
-        };
-        parts.extensions.insert(user.clone());
         Ok(user)
     }
 }

@@ -329,6 +329,8 @@ mod tests {
             jti: "jti".into(),
             roles: vec!["user".into()],
             perms: vec![],
+            client_id: None,
+            scope: None,
         }
     }
 

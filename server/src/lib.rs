@@ -55,11 +55,13 @@ pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod oauth;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
 pub mod revoked;
+pub mod scope;
 pub mod secrets;
 pub mod sessions;
 pub mod spa;
@@ -95,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(oauth::router())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,9 +1,10 @@
-//! `server`: serve the app, or manage users and keys. `server --help` lists it all.
+//! `server`: serve the app, or manage users, keys and OAuth clients. `server --help`
+//! lists it all.
 
 use std::io::Read;
 
 use clap::Parser;
-use server::config::{Cli, Command, Config, KeysCommand, UserCommand};
+use server::config::{Cli, ClientCommand, Command, Config, KeysCommand, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -55,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some(Command::Client(command)) => client(command, &cli.database_url, &kek).await,
     }
 }
 
@@ -64,6 +66,40 @@ fn admin_config() -> Config {
     let mut config = Config::defaults();
     config.redis_url = None;
     config
+}
+
+/// `server client ...`. `add` prints only the `client_id` on stdout, so scripts can
+/// capture it; the rest goes to stderr.
+async fn client(
+    command: ClientCommand,
+    database_url: &str,
+    kek: &server::secrets::KekSource,
+) -> anyhow::Result<()> {
+    let state = server::build(admin_config(), database_url, kek).await?;
+    match command {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+        } => {
+            let client = state.register_client(&name, &redirect_uris).await?;
+            eprintln!(
+                "registered client {:?} with redirect URIs {}",
+                client.name,
+                client.redirect_uris.replace(' ', ", ")
+            );
+            println!("{}", client.id);
+        }
+        ClientCommand::List => {
+            for client in state.clients().await? {
+                println!("{}\t{}\t{}", client.id, client.name, client.redirect_uris);
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            let ended = state.remove_client(&client_id).await?;
+            println!("removed client {client_id}; {ended} session(s) ended");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(

@@ -15,6 +15,7 @@ use crate::{
     auth::{clear_cookie, cookie_value},
     engine::{AuthUser, Client},
     error::{AppJson, Result},
+    scope::{RequireScope, SessionsManage},
 };
 
 pub fn router() -> Router<AppState> {
@@ -40,13 +41,18 @@ async fn status(
     ))
 }
 
-async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<SessionSummary>>> {
+/// Listing and ending sessions is open to third-party clients granted `sessions:manage`;
+/// logging out everywhere and changing the password are not.
+async fn list(
+    State(state): State<AppState>,
+    RequireScope(user, _): RequireScope<SessionsManage>,
+) -> Result<Json<Vec<SessionSummary>>> {
     Ok(Json(state.sessions(&user).await?))
 }
 
 async fn revoke(
     State(state): State<AppState>,
-    user: AuthUser,
+    RequireScope(user, _): RequireScope<SessionsManage>,
     client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {

@@ -20,6 +20,9 @@ use crate::{
     revoked::{Kind, Revocation},
 };
 
+mod oauth;
+pub use oauth::{ClientRow, CodeRow};
+
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -78,6 +81,12 @@ pub struct SessionRow {
     pub absolute_expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// `browser`, `native` or `oauth` (`engine::SessionKind`): how its refresh token travels.
+    pub kind: String,
+    /// The OAuth client of an `oauth` session.
+    pub client_id: Option<String>,
+    /// The scope granted to that client, space-separated.
+    pub scope: Option<String>,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -300,30 +309,7 @@ impl Store {
     /// Creates a session together with its first refresh token.
     pub async fn insert_session(&self, s: &SessionRow, first_token_hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, remember_me, user_agent, ip, created_at, \
-             last_used_at, idle_expires_at, absolute_expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_id)
-        .bind(s.remember_me)
-        .bind(&s.user_agent)
-        .bind(&s.ip)
-        .bind(s.created_at)
-        .bind(s.last_used_at)
-        .bind(s.idle_expires_at)
-        .bind(s.absolute_expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(first_token_hash)
-        .bind(&s.id)
-        .bind(s.created_at)
-        .execute(&mut *tx)
-        .await?;
+        insert_session_in(&mut tx, s, first_token_hash).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -661,6 +647,41 @@ impl Store {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Inserts a session and its first refresh token on `conn` (inside the caller's
+/// transaction).
+async fn insert_session_in(
+    conn: &mut sqlx::AnyConnection,
+    s: &SessionRow,
+    first_token_hash: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, remember_me, user_agent, ip, created_at, \
+         last_used_at, idle_expires_at, absolute_expires_at, kind, client_id, scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&s.id)
+    .bind(&s.user_id)
+    .bind(s.remember_me)
+    .bind(&s.user_agent)
+    .bind(&s.ip)
+    .bind(s.created_at)
+    .bind(s.last_used_at)
+    .bind(s.idle_expires_at)
+    .bind(s.absolute_expires_at)
+    .bind(&s.kind)
+    .bind(&s.client_id)
+    .bind(&s.scope)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)")
+        .bind(first_token_hash)
+        .bind(&s.id)
+        .bind(s.created_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn insert_revocation(

@@ -3,13 +3,22 @@
 use axum::{Json, Router, extract::State, routing::get};
 use wire::User;
 
-use crate::{AppState, engine::AuthUser, error::Result, refresh_token};
+use crate::{
+    AppState,
+    error::Result,
+    refresh_token,
+    scope::{ProfileRead, RequireScope},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(me))
 }
 
-async fn me(State(state): State<AppState>, user: AuthUser) -> Json<User> {
+/// Open to third-party clients granted `profile:read`.
+async fn me(
+    State(state): State<AppState>,
+    RequireScope(user, _): RequireScope<ProfileRead>,
+) -> Json<User> {
     Json(state.user(&user))
 }
 

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod oauth;
+
 /// Path prefix of the authentication routes; the refresh cookie is scoped to it.
 pub const AUTH_PATH: &str = "/api/auth";
 /// Name of the HttpOnly cookie that carries the opaque refresh token.
@@ -26,6 +28,28 @@ pub struct LoginRequest {
     /// Keep the session for the long absolute lifetime, with a persistent cookie.
     #[serde(default)]
     pub remember_me: bool,
+    /// Who signs in: the browser SPA (the default: refresh token in a cookie) or a
+    /// first-party native app (refresh token in the body, [`NativeTokenResponse`]).
+    #[serde(default, skip_serializing_if = "LoginClient::is_browser")]
+    pub client: LoginClient,
+}
+
+/// The `client` of a [`LoginRequest`]: where the refresh token travels. A session
+/// remembers it, and its refresh token is accepted only the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginClient {
+    /// In an HttpOnly cookie, never in a body.
+    #[default]
+    Browser,
+    /// In the JSON body, to keep in the platform's secure storage; never in a cookie.
+    Native,
+}
+
+impl LoginClient {
+    pub fn is_browser(&self) -> bool {
+        *self == Self::Browser
+    }
 }
 
 impl fmt::Debug for LoginRequest {
@@ -34,6 +58,7 @@ impl fmt::Debug for LoginRequest {
             .field("username", &self.username)
             .field("password", &"***")
             .field("remember_me", &self.remember_me)
+            .field("client", &self.client)
             .finish()
     }
 }
@@ -127,6 +152,46 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
+/// Body of a login (`"client": "native"`) or body-mode refresh: the token body plus the
+/// refresh token itself, since a native app has no cookie jar to keep it in.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct NativeTokenResponse {
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+    /// Opaque; send it as `{"refresh_token": ...}` to `POST /api/auth/refresh`. Rotates
+    /// on every use, like the cookie.
+    pub refresh_token: String,
+    /// When the refresh token stops working unless used before: the session's idle end
+    /// (each refresh that reports activity moves it, up to the absolute end).
+    pub refresh_expires_at: i64,
+}
+
+impl fmt::Debug for NativeTokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NativeTokenResponse")
+            .field("tokens", &self.tokens)
+            .field("refresh_token", &"***")
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish()
+    }
+}
+
+/// Body of `POST /api/auth/logout` (optional): a native app's refresh token, whose
+/// session ends. Browsers send nothing; their cookie says it.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct LogoutRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 /// The session (token family) a token belongs to, and when it ends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -186,7 +251,15 @@ pub struct AccessClaims {
     /// Token id, what logout puts on the denylist.
     pub jti: String,
     pub roles: Vec<String>,
+    /// For a third-party client's token, only the permissions its `scope` names.
     pub perms: Vec<String>,
+    /// The OAuth client the token was issued to (RFC 9068); absent on first-party tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Space-separated scopes granted to that client (RFC 9068); absent on first-party
+    /// tokens, which may do all their `perms` allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The `typ` header of access tokens (RFC 9068).
@@ -233,6 +306,9 @@ pub enum ErrorCode {
     TokenRevoked,
     /// No bearer token was sent at all.
     TokenMissing,
+    /// 403: a third-party client's token lacks the scope the route needs (or the route
+    /// is for first-party clients only).
+    InsufficientScope,
     Forbidden,
     NotFound,
     BadRequest,
@@ -256,6 +332,7 @@ impl ErrorCode {
             Self::TokenInvalid => "token_invalid",
             Self::TokenRevoked => "token_revoked",
             Self::TokenMissing => "token_missing",
+            Self::InsufficientScope => "insufficient_scope",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::BadRequest => "bad_request",
@@ -368,6 +445,7 @@ mod tests {
             username: "alice".into(),
             password: "hunter2".into(),
             remember_me: false,
+            client: LoginClient::Native,
         };
         assert!(!format!("{login:?}").contains("hunter2"));
         let change = ChangePasswordRequest {
@@ -380,6 +458,44 @@ mod tests {
             refresh_token: Some("the-token".into()),
         };
         assert!(!format!("{refresh:?}").contains("the-token"));
+        let logout = LogoutRequest {
+            refresh_token: Some("the-token".into()),
+        };
+        assert!(!format!("{logout:?}").contains("the-token"));
+    }
+
+    #[test]
+    fn a_login_names_its_client_only_when_it_is_not_the_browser() {
+        let browser: LoginRequest =
+            serde_json::from_str(r#"{"username":"a","password":"b"}"#).unwrap();
+        assert_eq!(browser.client, LoginClient::Browser);
+        assert!(!serde_json::to_string(&browser).unwrap().contains("client"));
+        let native: LoginRequest =
+            serde_json::from_str(r#"{"username":"a","password":"b","client":"native"}"#).unwrap();
+        assert_eq!(native.client, LoginClient::Native);
+    }
+
+    #[test]
+    fn first_party_claims_carry_no_client_or_scope() {
+        let claims = AccessClaims {
+            iss: "i".into(),
+            aud: "a".into(),
+            sub: "s".into(),
+            preferred_username: "u".into(),
+            sid: "sid".into(),
+            jti: "j".into(),
+            roles: vec![],
+            perms: vec![],
+            client_id: None,
+            scope: None,
+        };
+        let json = serde_json::to_string(&claims).unwrap();
+        assert!(
+            !json.contains("client_id") && !json.contains("scope"),
+            "{json}"
+        );
+        let parsed: AccessClaims = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed, claims);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use wire::{ErrorCode, LoginRequest};
+use wire::{ErrorCode, LoginClient, LoginRequest};
 
 use crate::api::ApiError;
 use crate::components::ErrorAlert;
@@ -51,6 +51,7 @@ pub fn Login() -> impl IntoView {
             username: username.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
             remember_me: remember_me.get_untracked(),
+            client: LoginClient::Browser,
         };
         let tokens = tokens.clone();
         spawn_local(async move {

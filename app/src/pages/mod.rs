@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod audit;
+pub mod authorize;
 pub mod dashboard;
 pub mod login;
 pub mod not_found;

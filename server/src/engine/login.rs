@@ -2,7 +2,9 @@
 
 use wire::{AccessClaims, LoginRequest, TokenResponse};
 
-use super::{Client, Engine, Issued, event, new_id, permissions_for, session_info, user_view};
+use super::{
+    Client, Engine, Issued, SessionKind, event, new_id, permissions_for, session_info, user_view,
+};
 use crate::{
     audit,
     error::{Error, Result},
@@ -92,6 +94,9 @@ impl Engine {
             absolute_expires_at: now + absolute,
             ended_at: None,
             end_reason: None,
+            kind: SessionKind::from(req.client).as_str().into(),
+            client_id: None,
+            scope: None,
         };
         let token = refresh_token::generate();
         self.store
@@ -123,6 +128,11 @@ impl Engine {
     ) -> Result<Issued> {
         let now = self.now();
         let roles = user.role_list();
+        let mut perms = permissions_for(&roles);
+        // A client's token carries only the permissions its scope names.
+        if let Some(scope) = &session.scope {
+            perms.retain(|p| scope.split_whitespace().any(|s| s == p));
+        }
         let claims = AccessClaims {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
@@ -130,8 +140,10 @@ impl Engine {
             preferred_username: user.username.clone(),
             sid: session.id.clone(),
             jti: refresh_token::hash(&format!("jti:{refresh}"))[..32].to_owned(),
-            perms: permissions_for(&roles),
+            perms,
             roles,
+            client_id: session.client_id.clone(),
+            scope: session.scope.clone(),
         };
         // An access token never outlives its session, idle end included: an idle session
         // must stop working at its end, not a token lifetime later.

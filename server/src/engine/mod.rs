@@ -3,6 +3,8 @@
 //! [`Clock`], so tests move it instead of sleeping.
 
 mod login;
+mod native;
+mod oauth;
 mod revocation;
 mod rotation;
 mod sessions;
@@ -14,6 +16,9 @@ use std::sync::{
 };
 
 use wire::{SessionInfo, TokenResponse, User};
+
+pub use native::{Holder, SessionKind};
+pub use oauth::{OAuthError, RevokeForm, TokenForm};
 
 use crate::{
     clock::Clock,
@@ -48,11 +53,23 @@ pub struct AuthUser {
     pub permissions: Vec<String>,
     pub jti: String,
     pub expires_at: i64,
+    /// The OAuth client the token was issued to; `None` for first-party tokens.
+    pub client_id: Option<String>,
+    /// The scopes granted to that client; `None` for first-party tokens.
+    pub scope: Option<Vec<String>>,
 }
 
 impl AuthUser {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the token may be used for `scope`: first-party tokens may do anything
+    /// their permissions allow, a client's token only what its scope names.
+    pub fn may(&self, scope: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|granted| granted.iter().any(|s| s == scope))
     }
 }
 
@@ -199,6 +216,7 @@ impl Engine {
         if keys > 0 {
             self.announce(crate::cluster::Event::Keys).await?;
         }
+        let codes = self.store.prune_codes(now - 24 * 3600).await?;
         self.revoked.purge(now);
         self.limits.shrink(self.clock.now_ms());
         for refused in self.refusals.drain(self.clock.now_ms()) {
@@ -214,7 +232,7 @@ impl Engine {
             };
             self.audit(summary).await;
         }
-        Ok(rows + keys)
+        Ok(rows + keys + codes)
     }
 
     /// Adds a signing key that signs `activate_in` from now and tells every instance to

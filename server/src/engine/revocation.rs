@@ -8,7 +8,7 @@
 use jwt_compact::UntrustedToken;
 use wire::EndReason;
 
-use super::{AuthUser, Client, Engine, event};
+use super::{AuthUser, Client, Engine, Holder, event};
 use crate::{
     audit,
     cluster::Event,
@@ -19,11 +19,13 @@ use crate::{
 };
 
 impl Engine {
-    /// Ends the cookie's session and the bearer token's; both are optional and logout
-    /// always succeeds, so a half-dead client can always sign out.
+    /// Ends the refresh token's session (cookie or, for native apps, body: `holder`) and
+    /// the bearer token's; both are optional and logout always succeeds, so a half-dead
+    /// client can always sign out.
     pub async fn logout(
         &self,
         refresh: Option<&str>,
+        holder: Holder<'_>,
         bearer: Option<&AuthUser>,
         client: &Client,
     ) -> Result<()> {
@@ -35,7 +37,7 @@ impl Engine {
             }
         }
         if refresh.is_some()
-            && let Ok((_, session)) = self.lookup(refresh).await
+            && let Ok((_, session)) = self.lookup(refresh, holder).await
         {
             self.end_session(&session, EndReason::LoggedOut, client)
                 .await?;
@@ -66,6 +68,10 @@ impl Engine {
             permissions: claims.perms,
             jti: claims.jti,
             expires_at,
+            client_id: claims.client_id,
+            scope: claims
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
         })
     }
 
@@ -87,7 +93,7 @@ impl Engine {
     }
 
     /// Revokes one access token (its `jti`) until it expires.
-    async fn revoke_token(&self, auth: &AuthUser) -> Result<()> {
+    pub(super) async fn revoke_token(&self, auth: &AuthUser) -> Result<()> {
         let revocation = Revocation {
             kind: Kind::Token,
             id: auth.jti.clone(),

@@ -3,7 +3,7 @@
 
 use wire::EndReason;
 
-use super::{Client, Engine, Issued, event};
+use super::{Client, Engine, Holder, Issued, event};
 use crate::{
     audit,
     config::BindingPolicy,
@@ -35,8 +35,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Finds the session a refresh token belongs to, if both exist.
-    pub(super) async fn lookup(&self, token: Option<&str>) -> Result<(RefreshRow, SessionRow)> {
+    /// Finds the session a refresh token belongs to, if both exist and the token came
+    /// the way its kind of session sends it (`holder`).
+    pub(super) async fn lookup(
+        &self,
+        token: Option<&str>,
+        holder: Holder<'_>,
+    ) -> Result<(RefreshRow, SessionRow)> {
         let token = token.ok_or(Error::RefreshMissing)?;
         if !refresh_token::looks_valid(token) {
             return Err(Error::RefreshInvalid);
@@ -51,18 +56,23 @@ impl Engine {
             .session(&row.session_id)
             .await?
             .ok_or(Error::RefreshInvalid)?;
+        if !holder.accepts(&session) {
+            return Err(Error::RefreshInvalid);
+        }
         Ok((row, session))
     }
 
     /// Rotates the refresh token: see DESIGN.md, "Tokens". The idle end slides only when
-    /// the client reports that the user was `active`.
+    /// the client reports that the user was `active`. `holder` says how the token came
+    /// (cookie, body, token endpoint): only its own kind of session is accepted.
     pub async fn refresh(
         &self,
         token: Option<&str>,
+        holder: Holder<'_>,
         active: bool,
         client: &Client,
     ) -> Result<Issued> {
-        self.rotate(token, None, active, client).await
+        self.rotate(token, holder, None, active, client).await
     }
 
     /// Backend-managed mode: rotates only if the cookie belongs to session `sid`, the
@@ -74,18 +84,20 @@ impl Engine {
         client: &Client,
     ) -> Result<Issued> {
         // A request to a bearer route is the user at work.
-        self.rotate(token, Some(sid), true, client).await
+        self.rotate(token, Holder::Cookie, Some(sid), true, client)
+            .await
     }
 
     async fn rotate(
         &self,
         token: Option<&str>,
+        holder: Holder<'_>,
         expected_sid: Option<&str>,
         active: bool,
         client: &Client,
     ) -> Result<Issued> {
         self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
-        let (mut row, mut session) = self.lookup(token).await?;
+        let (mut row, mut session) = self.lookup(token, holder).await?;
         if expected_sid.is_some_and(|sid| sid != session.id) {
             return Err(Error::TokenInvalid);
         }

@@ -3,7 +3,7 @@
 
 use wire::{AuditEvent, EndReason, SessionStatus, SessionSummary};
 
-use super::{AuthUser, Client, Engine, event, session_info};
+use super::{AuthUser, Client, Engine, Holder, event, session_info};
 use crate::{
     audit,
     error::{Error, Result},
@@ -18,7 +18,7 @@ impl Engine {
         refresh: Option<&str>,
         client: &Client,
     ) -> Result<SessionStatus> {
-        let (_, session) = self.lookup(refresh).await?;
+        let (_, session) = self.lookup(refresh, Holder::Cookie).await?;
         self.ensure_live(&session, client).await?;
         Ok(SessionStatus {
             session: session_info(&session),

@@ -5,6 +5,8 @@ mod csrf;
 mod helpers;
 mod limits;
 mod login;
+mod native;
+mod oauth;
 mod ops;
 mod refresh;
 mod revocation;
