@@ -29,7 +29,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use reqwest::{StatusCode, Url, header};
-use wire::{REFRESH_COOKIE, REQUESTED_WITH_HEADER, TokenResponse};
+use wire::{REFRESH_COOKIE, REQUESTED_WITH_HEADER};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -59,6 +59,14 @@ struct Args {
     /// Requests in flight at once (virtual clients).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Paces the `refresh` scenario at this many requests a second in all (open loop,
+    /// spread over the virtual clients) instead of as fast as they answer.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Sign-ins a second to run beside the `refresh` scenario (a login storm), reported
+    /// on a line of their own.
+    #[arg(long, default_value_t = 0.0)]
+    background_logins: f64,
     /// A scenario stops after this long even if requests remain.
     #[arg(long, default_value_t = 60)]
     max_seconds: u64,
@@ -196,7 +204,12 @@ impl Target {
             bail!("login as {} failed: {status} {body}", self.username);
         }
         let cookie = refresh_cookie(&response).context("login set no refresh cookie")?;
-        let body: TokenResponse = response.json().await?;
+        // Only the token: the Node.js peer of scripts/bench.sh answers with less than we do.
+        #[derive(serde::Deserialize)]
+        struct Body {
+            access_token: String,
+        }
+        let body: Body = response.json().await?;
         Ok(Session {
             access_token: body.access_token,
             cookie,
@@ -266,11 +279,21 @@ async fn run_me(
     Ok((tally, started.elapsed()))
 }
 
+/// A ticker for one of `workers` virtual clients sharing `rate` requests a second.
+fn pacer(rate: Option<f64>, workers: usize) -> Option<tokio::time::Interval> {
+    let rate = rate?;
+    let period = Duration::from_secs_f64(workers as f64 / rate.max(0.001));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    Some(tick)
+}
+
 async fn run_refresh(
     target: &Target,
     total: u64,
     max: Duration,
     concurrency: usize,
+    rate: Option<f64>,
 ) -> anyhow::Result<(Tally, Duration)> {
     // Setup, not measured: one session per virtual client.
     let mut sessions = Vec::with_capacity(concurrency);
@@ -284,7 +307,11 @@ async fn run_refresh(
         tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut cookie = session.cookie;
+            let mut pace = pacer(rate, concurrency);
             while budget.take() {
+                if let Some(tick) = pace.as_mut() {
+                    tick.tick().await;
+                }
                 let started = Instant::now();
                 let outcome = target.refresh(&mut cookie).await;
                 tally.record(started, &outcome);
@@ -321,6 +348,30 @@ async fn run_login(
         })
     });
     collect(workers).await
+}
+
+/// Sign-ins at `per_second`, each on its own task (open loop), until `stop`.
+async fn login_storm(
+    target: Target,
+    per_second: f64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<(Tally, Duration)> {
+    let started = Instant::now();
+    let mut tick = pacer(Some(per_second), 1).expect("a rate");
+    let mut tasks = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let sent = Instant::now();
+            let outcome = target.login_once().await;
+            tally.record(sent, &outcome);
+            tally
+        }));
+    }
+    let tally = collect(tasks.into_iter()).await?;
+    Ok((tally, started.elapsed()))
 }
 
 async fn collect(
@@ -398,9 +449,24 @@ async fn main() -> anyhow::Result<()> {
                 report("me", tally, elapsed);
             }
             Scenario::Refresh => {
+                // A login storm beside it, if asked: one sign-in every 1/N s until the
+                // refreshes are done.
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let storm = (args.background_logins > 0.0).then(|| {
+                    tokio::spawn(login_storm(
+                        target.clone(),
+                        args.background_logins,
+                        stop.clone(),
+                    ))
+                });
                 let (tally, elapsed) =
-                    run_refresh(&target, args.requests, max, args.concurrency).await?;
+                    run_refresh(&target, args.requests, max, args.concurrency, args.rate).await?;
                 report("refresh", tally, elapsed);
+                if let Some(storm) = storm {
+                    stop.store(true, Ordering::Relaxed);
+                    let (tally, elapsed) = storm.await??;
+                    report("login+", tally, elapsed);
+                }
             }
             Scenario::Login => {
                 let budget = Budget::new(args.login_requests.unwrap_or(args.requests), max);

@@ -78,6 +78,15 @@ fn kid_of(public: &Public) -> String {
     URL_SAFE_NO_PAD.encode(JsonWebKey::from(public).thumbprint::<Sha256>())
 }
 
+/// A new key pair from 32 random bytes (the Ed25519 seed).
+fn generate() -> (Secret, Public) {
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let secret = Secret::from_slice(&seed).expect("32 bytes are an Ed25519 seed");
+    let public = secret.to_verifying_key();
+    (secret, public)
+}
+
 /// What a signing key's secret is sealed under: its row, by `kid`.
 fn sealed_name(kid: &str) -> String {
     format!("signing_key:{kid}")
@@ -85,7 +94,7 @@ fn sealed_name(kid: &str) -> String {
 
 /// Creates and stores a new signing key that signs from `activates_at`; returns its `kid`.
 pub async fn add_key(store: &Store, kek: &Kek, now: i64, activates_at: i64) -> Result<String> {
-    let (secret, public) = Ed25519::generate(&mut rand::rngs::OsRng);
+    let (secret, public) = generate();
     let kid = kid_of(&public);
     store
         .insert_signing_key(&KeyRow {
@@ -463,7 +472,7 @@ mod tests {
     #[tokio::test]
     async fn keys_stored_in_plain_text_are_encrypted_in_place() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
-        let (secret, public) = Ed25519::generate(&mut rand::rngs::OsRng);
+        let (secret, public) = generate();
         let kid = kid_of(&public);
         store
             .insert_signing_key(&KeyRow {

@@ -67,6 +67,7 @@ pub mod sessions;
 pub mod spa;
 pub mod store;
 pub mod users;
+pub mod verified;
 
 use std::{sync::Arc, time::Duration};
 

@@ -29,7 +29,13 @@ static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite one connection: writers queue here, in order, instead of
+    /// contending for the database lock (whose busy handler sleeps for milliseconds);
+    /// readers go on beside it (WAL). On PostgreSQL the same pool as reads.
+    writer: AnyPool,
+    postgres: bool,
     /// The URL, on PostgreSQL only: the cluster listener opens its own connection.
     postgres_url: Option<String>,
 }
@@ -163,6 +169,54 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// A refresh token, its session and its user, read together.
+#[derive(Clone, Debug)]
+pub struct RefreshContext {
+    pub token: RefreshRow,
+    pub session: SessionRow,
+    pub user: UserRow,
+}
+
+impl<'r> FromRow<'r, sqlx::any::AnyRow> for RefreshContext {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let session_id: String = row.try_get("session_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        Ok(Self {
+            token: RefreshRow {
+                hash: row.try_get("hash")?,
+                session_id: session_id.clone(),
+                created_at: row.try_get("t_created_at")?,
+                used_at: row.try_get("used_at")?,
+                successor: row.try_get("successor")?,
+            },
+            session: SessionRow {
+                id: session_id,
+                user_id: user_id.clone(),
+                remember_me: row.try_get("remember_me")?,
+                user_agent: row.try_get("user_agent")?,
+                ip: row.try_get("ip")?,
+                created_at: row.try_get("s_created_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                idle_expires_at: row.try_get("idle_expires_at")?,
+                absolute_expires_at: row.try_get("absolute_expires_at")?,
+                ended_at: row.try_get("ended_at")?,
+                end_reason: row.try_get("end_reason")?,
+                kind: row.try_get("kind")?,
+                client_id: row.try_get("client_id")?,
+                scope: row.try_get("scope")?,
+            },
+            user: UserRow {
+                id: user_id,
+                username: row.try_get("username")?,
+                password_hash: row.try_get("password_hash")?,
+                roles: row.try_get("roles")?,
+                created_at: row.try_get("u_created_at")?,
+            },
+        })
+    }
+}
+
 /// Outcome of trying to rotate a refresh token.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -176,44 +230,33 @@ impl Store {
     /// Connects, enables WAL on SQLite, and applies the migrations. A SQLite database
     /// and its folder are created owner-only (and an existing file is made so).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// As [`Store::connect`], with at most `max_connections` (default: 8 readers and one
+    /// writer on SQLite, 16 on PostgreSQL).
+    pub async fn connect_with(url: &str, max_connections: Option<u32>) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         if let Some(path) = sqlite_path(url) {
             prepare_sqlite_file(&path)?;
         }
-        let options = AnyConnectOptions::from_str(url)?;
-        let pool = AnyPoolOptions::new()
-            // Each connection to `sqlite::memory:` would be a database of its own.
-            .max_connections(match () {
-                _ if url.contains(":memory:") => 1,
-                _ if sqlite => 8,
-                _ => 16,
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if sqlite {
-                        // WAL lets readers run beside the one writer; NORMAL sync is
-                        // durable across a process crash, which is what we guard against.
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        // Each connection to `sqlite::memory:` is a database of its own: one for all.
+        let memory = url.contains(":memory:");
+        let max = match () {
+            _ if memory => 1,
+            _ => max_connections
+                .unwrap_or(if sqlite { 8 } else { 16 })
+                .max(1),
+        };
+        let pool = sqlite_aware_pool(url, sqlite, max).await?;
+        let writer = if sqlite && !memory {
+            sqlite_aware_pool(url, sqlite, 1).await?
+        } else {
+            pool.clone()
+        };
         let migrator = if sqlite { &SQLITE } else { &POSTGRES };
-        migrator.run(&pool).await?;
+        migrator.run(&writer).await?;
         if let Some(path) = sqlite_path(url) {
             // WAL and shared-memory files appear with the first write; SQLite gives them
             // the database file's mode, which is owner-only by now. Checked, not assumed.
@@ -221,10 +264,44 @@ impl Store {
         }
         Ok(Self {
             pool,
+            writer,
+            postgres: !sqlite,
             postgres_url: (!sqlite).then(|| url.to_owned()),
         })
     }
+}
 
+/// A pool of at most `max` connections to `url`, with SQLite's pragmas on SQLite.
+async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<AnyPool> {
+    let options = AnyConnectOptions::from_str(url)?;
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if sqlite {
+                    // WAL lets readers run beside the one writer; NORMAL sync is
+                    // durable across a process crash, which is what we guard against.
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
+}
+
+impl Store {
     /// The database URL when it is PostgreSQL (for `LISTEN`), `None` on SQLite.
     pub fn postgres_url(&self) -> Option<&str> {
         self.postgres_url.as_deref()
@@ -236,7 +313,7 @@ impl Store {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(channel)
                 .bind(payload)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         }
         Ok(())
@@ -267,7 +344,7 @@ impl Store {
         .bind(&user.password_hash)
         .bind(&user.roles)
         .bind(user.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -290,7 +367,7 @@ impl Store {
     pub async fn delete_user(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -299,7 +376,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -308,7 +385,7 @@ impl Store {
 
     /// Creates a session together with its first refresh token.
     pub async fn insert_session(&self, s: &SessionRow, first_token_hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_session_in(&mut tx, s, first_token_hash).await?;
         tx.commit().await?;
         Ok(())
@@ -336,6 +413,7 @@ impl Store {
     /// Closes every connection: later queries fail (a test of an unreachable database).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Live sessions of a user, newest first.
@@ -359,7 +437,7 @@ impl Store {
         now: i64,
         revoke_until: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
@@ -392,7 +470,7 @@ impl Store {
         now: i64,
         revoke_until: i64,
     ) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let ids: Vec<(String,)> = sqlx::query_as(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 \
              WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
@@ -416,6 +494,23 @@ impl Store {
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
+    /// A refresh token with its session and user: everything a rotation reads, in one
+    /// round trip.
+    pub async fn refresh_context(&self, hash: &str) -> Result<Option<RefreshContext>> {
+        Ok(sqlx::query_as(
+            "SELECT t.hash, t.session_id, t.created_at AS t_created_at, t.used_at, t.successor, \
+             s.user_id, s.remember_me, s.user_agent, s.ip, s.created_at AS s_created_at, \
+             s.last_used_at, s.idle_expires_at, s.absolute_expires_at, s.ended_at, \
+             s.end_reason, s.kind, s.client_id, s.scope, \
+             u.username, u.password_hash, u.roles, u.created_at AS u_created_at \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+             JOIN users u ON u.id = s.user_id WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRow>> {
         Ok(
             sqlx::query_as("SELECT * FROM refresh_tokens WHERE hash = $1")
@@ -436,9 +531,34 @@ impl Store {
         now: i64,
         idle_expires_at: i64,
     ) -> Result<Rotation> {
-        let mut tx = self.pool.begin().await?;
-        // Writing first takes SQLite's write lock at once (waiting on busy_timeout)
-        // instead of failing a read-then-write upgrade.
+        if self.postgres {
+            // One statement, one round trip: the conditional update is the serialisation
+            // point (a concurrent rotation of the same token waits on its row lock, then
+            // finds it used), and the successor and the idle end go with it.
+            let (marked,): (i64,) = sqlx::query_as(
+                "WITH marked AS (UPDATE refresh_tokens SET used_at = $1, successor = $2 \
+                 WHERE hash = $3 AND used_at IS NULL RETURNING session_id), \
+                 inserted AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
+                 SELECT $2, session_id, $1 FROM marked ON CONFLICT (hash) DO NOTHING), \
+                 slid AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
+                 WHERE id IN (SELECT session_id FROM marked)) \
+                 SELECT COUNT(*) FROM marked",
+            )
+            .bind(now)
+            .bind(successor)
+            .bind(hash)
+            .bind(idle_expires_at)
+            .fetch_one(&self.writer)
+            .await?;
+            return Ok(if marked == 1 {
+                Rotation::Rotated
+            } else {
+                Rotation::AlreadyUsed
+            });
+        }
+        let mut tx = self.writer.begin().await?;
+        // Writing first takes SQLite's write lock at once instead of failing a
+        // read-then-write upgrade.
         sqlx::query(
             "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (hash) DO NOTHING",
@@ -474,7 +594,7 @@ impl Store {
 
     /// Records a revocation on its own (a logged-out token, a removed user).
     pub async fn revoke(&self, r: &Revocation, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_revocation(&mut tx, r, now).await?;
         tx.commit().await?;
         Ok(())
@@ -516,7 +636,7 @@ impl Store {
         .bind(e.ip)
         .bind(e.user_agent)
         .bind(e.detail)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -554,7 +674,7 @@ impl Store {
         .bind(&key.secret)
         .bind(key.created_at)
         .bind(key.activates_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -564,7 +684,7 @@ impl Store {
         sqlx::query("UPDATE signing_keys SET secret = $1 WHERE kid = $2")
             .bind(secret)
             .bind(kid)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -576,7 +696,7 @@ impl Store {
             .bind(new)
             .bind(name)
             .bind(old)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -589,7 +709,7 @@ impl Store {
         )
         .bind(name)
         .bind(candidate)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         let (value,): (String,) = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
@@ -606,11 +726,11 @@ impl Store {
     pub async fn prune(&self, now: i64, keep: i64, audit_before: i64) -> Result<u64> {
         let revoked = sqlx::query("DELETE FROM revocations WHERE expires_at < $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let audit = sqlx::query("DELETE FROM audit_events WHERE at < $1")
             .bind(audit_before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let cutoff = now - keep;
         let tokens = sqlx::query(
@@ -618,13 +738,13 @@ impl Store {
              WHERE ended_at < $1 OR idle_expires_at < $1 OR absolute_expires_at < $1)",
         )
         .bind(cutoff)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         let sessions = sqlx::query(
             "DELETE FROM sessions WHERE ended_at < $1 OR idle_expires_at < $1 OR absolute_expires_at < $1",
         )
         .bind(cutoff)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(revoked.rows_affected()
             + audit.rows_affected()
@@ -643,7 +763,7 @@ impl Store {
              (SELECT MAX(activates_at) FROM signing_keys WHERE activates_at <= $1)",
         )
         .bind(cutoff)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }

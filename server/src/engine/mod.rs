@@ -31,6 +31,7 @@ use crate::{
     revoked::Revoked,
     secrets::Kek,
     store::{NewAuditEvent, SessionRow, Store, UserRow},
+    verified::VerifiedTokens,
 };
 
 /// Name (and sealing label) of the refresh-token HMAC key in the `secrets` table.
@@ -100,6 +101,8 @@ pub struct Engine {
     pub hasher: Hasher,
     /// Every revocation a bearer token is checked against (see [`crate::revoked`]).
     pub revoked: Revoked,
+    /// Access tokens whose signature was checked here already (see [`crate::verified`]).
+    pub verified: VerifiedTokens,
     /// The key-encryption key of the stored secrets.
     pub(crate) secrets: Kek,
     refresh_key: Vec<u8>,
@@ -196,6 +199,7 @@ impl Engine {
             keys,
             clock,
             revoked,
+            verified: VerifiedTokens::new(16_384),
             secrets,
             refresh_key,
             dummy_hash,
@@ -218,6 +222,7 @@ impl Engine {
         }
         let codes = self.store.prune_codes(now - 24 * 3600).await?;
         self.revoked.purge(now);
+        self.verified.purge(now);
         self.limits.shrink(self.clock.now_ms());
         for refused in self.refusals.drain(self.clock.now_ms()) {
             let detail = format!(

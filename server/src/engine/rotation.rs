@@ -10,7 +10,7 @@ use crate::{
     error::{Error, Result},
     rate_limit::Limit,
     refresh_token,
-    store::{RefreshRow, Rotation, SessionRow},
+    store::{RefreshContext, RefreshRow, Rotation, SessionRow},
 };
 
 impl Engine {
@@ -35,31 +35,35 @@ impl Engine {
         Ok(())
     }
 
-    /// Finds the session a refresh token belongs to, if both exist and the token came
-    /// the way its kind of session sends it (`holder`).
+    /// Finds the session (and user) a refresh token belongs to, in one read, if they
+    /// exist and the token came the way its kind of session sends it (`holder`).
     pub(super) async fn lookup(
         &self,
         token: Option<&str>,
         holder: Holder<'_>,
     ) -> Result<(RefreshRow, SessionRow)> {
+        let found = self.lookup_context(token, holder).await?;
+        Ok((found.token, found.session))
+    }
+
+    async fn lookup_context(
+        &self,
+        token: Option<&str>,
+        holder: Holder<'_>,
+    ) -> Result<RefreshContext> {
         let token = token.ok_or(Error::RefreshMissing)?;
         if !refresh_token::looks_valid(token) {
             return Err(Error::RefreshInvalid);
         }
-        let row = self
+        let found = self
             .store
-            .refresh_token(&refresh_token::hash(token))
+            .refresh_context(&refresh_token::hash(token))
             .await?
             .ok_or(Error::RefreshInvalid)?;
-        let session = self
-            .store
-            .session(&row.session_id)
-            .await?
-            .ok_or(Error::RefreshInvalid)?;
-        if !holder.accepts(&session) {
+        if !holder.accepts(&found.session) {
             return Err(Error::RefreshInvalid);
         }
-        Ok((row, session))
+        Ok(found)
     }
 
     /// Rotates the refresh token: see DESIGN.md, "Tokens". The idle end slides only when
@@ -97,7 +101,11 @@ impl Engine {
         client: &Client,
     ) -> Result<Issued> {
         self.limit(Limit::RefreshPerIp, &client.ip, client).await?;
-        let (mut row, mut session) = self.lookup(token, holder).await?;
+        let RefreshContext {
+            token: mut row,
+            mut session,
+            user,
+        } = self.lookup_context(token, holder).await?;
         if expected_sid.is_some_and(|sid| sid != session.id) {
             return Err(Error::TokenInvalid);
         }
@@ -105,11 +113,6 @@ impl Engine {
             .await?;
         let token = token.unwrap_or_default();
         self.ensure_live(&session, client).await?;
-        let user = self
-            .store
-            .user_by_id(&session.user_id)
-            .await?
-            .ok_or(Error::RefreshInvalid)?;
         self.check_binding(&session, client).await?;
 
         let next = refresh_token::successor(&self.refresh_key, token);
@@ -139,16 +142,13 @@ impl Engine {
                 }
                 // A concurrent request won; answer as it did.
                 Rotation::AlreadyUsed => {
-                    row = self
+                    let now_seen = self
                         .store
-                        .refresh_token(&row.hash)
+                        .refresh_context(&row.hash)
                         .await?
                         .ok_or(Error::RefreshInvalid)?;
-                    session = self
-                        .store
-                        .session(&session.id)
-                        .await?
-                        .ok_or(Error::RefreshInvalid)?;
+                    row = now_seen.token;
+                    session = now_seen.session;
                 }
             }
         }

@@ -50,7 +50,7 @@ impl Store {
         .bind(&c.name)
         .bind(&c.redirect_uris)
         .bind(c.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -75,7 +75,7 @@ impl Store {
     pub async fn delete_client(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM oauth_clients WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -105,7 +105,7 @@ impl Store {
         .bind(&c.scope)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -122,7 +122,7 @@ impl Store {
         sqlx::query("UPDATE oauth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
             .bind(now)
             .bind(hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -137,7 +137,7 @@ impl Store {
         session: &SessionRow,
         first_token_hash: &str,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let marked = sqlx::query(
             "UPDATE oauth_codes SET used_at = $1, session_id = $2 \
              WHERE hash = $3 AND used_at IS NULL",
@@ -160,7 +160,7 @@ impl Store {
     pub async fn prune_codes(&self, cutoff: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
             .bind(cutoff)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
