@@ -6,9 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wire::{ChangePasswordRequest, ErrorCode};
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, use_session};
 
 const PASSWORD: &str = "/api/auth/password";
 /// The server's rule, checked here first so the user hears it before a round trip.
@@ -27,7 +26,7 @@ pub fn check_new_password(new: &str, confirm: &str) -> Result<(), &'static str> 
 
 #[component]
 pub fn Password() -> impl IntoView {
-    let tokens = use_tokens();
+    let session = use_session();
 
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
@@ -52,9 +51,8 @@ pub fn Password() -> impl IntoView {
             current_password: current.get_untracked(),
             new_password: new.get_untracked(),
         };
-        let tokens = tokens.clone();
         spawn_local(async move {
-            match tokens.post_json::<_, ()>(PASSWORD, &request).await {
+            match session.post::<_, ()>(PASSWORD, &request).await {
                 Ok(()) => {
                     // Done with them: passwords do not stay in memory or on screen.
                     for field in [current, new, confirm] {
