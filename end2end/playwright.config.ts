@@ -1,7 +1,11 @@
 import { defineConfig } from '@playwright/test';
 
-// Debian's Chromium, never a downloaded browser; a real server started by serve.sh.
-const port = Number(process.env.E2E_PORT ?? 3100);
+import { ports } from './tests/servers';
+
+// Debian's Chromium, never a downloaded browser; real servers started by serve.sh:
+// E2E_PORT with 3 s access tokens, and two more ports (E2E_PORT + 1, + 2) with short
+// idle, grace and absolute limits for the session-end scenarios (see tests/servers.ts).
+const port = ports.main;
 
 export default defineConfig({
   testDir: './tests',
@@ -26,12 +30,16 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [
+    { port: ports.main, env: {} },
+    { port: ports.idle, env: { ACCESS_TTL: '4s', IDLE_TTL: '24s' } },
+    { port: ports.edge, env: { ACCESS_TTL: '4s', REFRESH_GRACE: '8s', ABSOLUTE_TTL_SHORT: '16s' } },
+  ].map(({ port, env }) => ({
     command: './serve.sh',
     url: `http://127.0.0.1:${port}/healthz`,
-    env: { PORT: String(port) },
+    env: { ...env, PORT: String(port) },
     reuseExistingServer: false,
     timeout: 60_000,
-    stdout: 'pipe',
-  },
+    stdout: 'pipe' as const,
+  })),
 });

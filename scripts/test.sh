@@ -15,8 +15,8 @@ step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy (server, api, tests)"
 cargo clippy --all-targets -- -D warnings
-step "cargo clippy (WASM client)"
-cargo clippy -p app --target wasm32-unknown-unknown -- -D warnings
+step "cargo clippy (WASM client and its session crate)"
+cargo clippy -p app -p leptos-token-session --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests (SQLite)"
 cargo test --workspace
 step "HTTP tests again on PostgreSQL (the same suite: the stores must agree)"
