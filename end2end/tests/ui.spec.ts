@@ -111,7 +111,9 @@ test('a cold start asks other tabs only when there is another tab', async ({ con
     (window as any).__heard = heard;
     new BroadcastChannel('auth').onmessage = (e) => {
       try {
-        heard.push(JSON.parse(e.data).type);
+        // Externally tagged: "hello", or {"token": {...}}.
+        const message = JSON.parse(e.data);
+        heard.push(typeof message === 'string' ? message : Object.keys(message)[0]);
       } catch {
         /* not ours */
       }

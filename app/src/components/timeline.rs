@@ -16,7 +16,9 @@ pub fn SessionTimeline() -> impl IntoView {
         let times = session.token_times()?;
         let now = session.server_now_ms();
         let span = (times.expires_ms - times.issued_ms).max(1.0);
-        let pct = |t: f64| ((t - times.issued_ms) / span * 100.0).clamp(0.0, 100.0);
+        // Whole per-mille, formatted as integers: float formatting costs 10 KB of WASM.
+        let permille = |t: f64| ((t - times.issued_ms) / span * 1_000.0).clamp(0.0, 1_000.0) as u32;
+        let pct = |t: f64| permille(t);
         Some((pct(now), times.refresh_ms.map(pct)))
     };
     let in_ = move |at: Option<f64>| {
@@ -37,13 +39,13 @@ pub fn SessionTimeline() -> impl IntoView {
                                 role="img"
                                 aria-label="Access token lifetime: issued, next refresh, expiry"
                             >
-                                <div class="token-bar-used" style=format!("width: {now:.1}%")></div>
+                                <div class="token-bar-used" style=format!("width: {}.{}%", now / 10, now % 10)></div>
                                 {refresh
                                     .map(|at| {
                                         view! {
                                             <div
                                                 class="token-bar-refresh"
-                                                style=format!("left: {at:.1}%")
+                                                style=format!("left: {}.{}%", at / 10, at % 10)
                                             ></div>
                                         }
                                     })}
