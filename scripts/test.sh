@@ -37,5 +37,7 @@ if [ "${made:-0}" -lt 30 ]; then
 fi
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
+step "first-visit budget (brotli bytes of WASM + JS + CSS; the delivery test checks Content-Encoding: br)"
+scripts/first-visit.sh
 step "Playwright (Chromium)"
 cd end2end && npx playwright test
