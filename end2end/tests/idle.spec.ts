@@ -108,5 +108,8 @@ test.describe('main server', () => {
     await expect(page.getByRole('dialog')).toHaveCount(0);
     await expect(page).not.toHaveURL(/\/login/);
     await expect(page.getByTestId('error')).toHaveCount(0);
+    // Other tests on this server count sessions: end this one.
+    await page.getByTestId('logout').click();
+    await expect(page).toHaveURL(/\/login/);
   });
 });

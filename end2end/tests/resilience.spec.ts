@@ -1,4 +1,4 @@
-import { expect, test, type Route } from '@playwright/test';
+import { expect, test, type Page, type Route } from '@playwright/test';
 
 import { serverSecsToLocal, signIn, watchRefreshes } from './helpers';
 import { ports, url } from './servers';
@@ -10,6 +10,12 @@ import { ports, url } from './servers';
 test.describe.configure({ timeout: 90_000 });
 
 const isRefresh = (u: string) => new URL(u).pathname === '/api/auth/refresh';
+
+/** Other tests on the main server count sessions: each test ends the one it started. */
+async function logOut(page: Page) {
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
+}
 
 test.describe('main server', () => {
   test.use({ baseURL: url(ports.main) });
@@ -37,6 +43,7 @@ test.describe('main server', () => {
     await back;
     await expect(page.getByTestId('reconnecting')).toHaveCount(0);
     await expect(page.getByTestId('username')).toHaveText('alice');
+    await logOut(page);
   });
 
   test('4b. 429 with Retry-After: 10 is honoured by every caller', async ({ context, page }) => {
@@ -62,6 +69,7 @@ test.describe('main server', () => {
     await page.waitForResponse((r) => isRefresh(r.url()) && r.status() === 200, { timeout: 12_000 });
     await expect(page.getByTestId('username')).toHaveText('alice');
     await expect(page).not.toHaveURL(/\/login/);
+    await logOut(page);
   });
 
   test('5. a reload while the server answers 503 (then fails to connect) keeps the user signed in', async ({
@@ -87,6 +95,7 @@ test.describe('main server', () => {
     expect(failures).toBeGreaterThanOrEqual(3);
     expect(seen.filter((p) => p.startsWith('/login'))).toEqual([]);
     await context.unroute('**/api/auth/refresh', flaky);
+    await logOut(page);
   });
 
   test('6. a logout made offline is sent before any restore: the reload stays signed out', async ({
