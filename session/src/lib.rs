@@ -23,12 +23,17 @@
 //!
 //! # The API
 //!
-//! - [`provide_session`] once at the root, inside the `<Router>`'s owner;
+//! - [`provide_session`] once, at the root of the app;
 //! - [`use_session`] anywhere below for the [`Session`] handle: read [`Session::status`],
 //!   [`Session::user`], the countdown ([`Session::remaining_ms`]) and the warning
 //!   ([`Session::warning`]); [`Session::login`] / [`Session::logout`];
 //!   [`Session::get`] / [`Session::post`] / [`Session::delete`] for authenticated calls;
-//! - [`RequireSession`] around a route's view to guard it.
+//! - [`RequireSession`] around a route's view to guard it (inside a `<Router>`: it
+//!   sends a signed-out user to the login page with `?next=` to come back).
+//!
+//! Tests: `cargo test -p leptos-token-session` runs the pure logic (timing, the gate,
+//! the clock, messages) natively; the browser behaviour is tested end to end by the
+//! Playwright suite of this repository (`end2end/tests/`).
 //!
 //! # A complete minimal app
 //!
@@ -177,7 +182,8 @@ impl std::fmt::Debug for Session {
 }
 
 /// Starts the session client for this app and provides it to everything below; call
-/// once, at the root (inside the `<Router>` if [`RequireSession`] is used).
+/// once, at the root. Starts the restore at once (no request without the server's
+/// session hint cookie).
 pub fn provide_session(config: SessionConfig) -> Session {
     let sig = Signals::new();
     let manager = Manager::new(sig, config.api_base, config.ignore_activity_in);
