@@ -48,7 +48,7 @@ test.describe('idle server', () => {
     await expect(b.getByRole('dialog', { name: 'Stay signed in?' })).toBeVisible();
 
     // At the end every tab goes to the sign-in page, within a second, saying why.
-    await expect(a).toHaveURL(/\/login/, { timeout: idleEnd - Date.now() + 1_300 });
+    await expect(a).toHaveURL(/\/login/, { timeout: idleEnd - Date.now() + 1_500 });
     await expect(b).toHaveURL(/\/login/, { timeout: 1_000 });
     for (const page of [a, b]) {
       await expect(page.getByTestId('notice')).toContainText('inactivity');

@@ -114,6 +114,9 @@ struct Inner {
     next_end_check_mono_ms: Cell<f64>,
     last_tick: Cell<(f64, f64)>,
     ticker: RefCell<Option<Interval>>,
+    /// Fires just after the session's end as computed here, to ask the server then
+    /// rather than at the next tick (the tick stays as the fallback).
+    end_timer: RefCell<Option<Timeout>>,
     presence: RefCell<Option<tabs::Held>>,
     warned_absolute_end: Cell<i64>,
 }
@@ -154,6 +157,7 @@ impl Manager {
                 next_end_check_mono_ms: Cell::new(0.0),
                 last_tick: Cell::new((now_monotonic_ms(), js_sys::Date::now())),
                 ticker: RefCell::new(None),
+                end_timer: RefCell::new(None),
                 presence: RefCell::new(None),
                 warned_absolute_end: Cell::new(0),
             }),
@@ -810,6 +814,8 @@ impl Manager {
                 } else {
                     self.check();
                 }
+                // Re-anchored: the end may be nearer or further than this tab thought.
+                self.arm_end();
             }
             Err(err) if err.is_unauthorized() => {
                 self.end_everywhere(&err, session_end_notice(&err, false));
@@ -1008,13 +1014,39 @@ impl Manager {
         self.inner.restore_timer.borrow_mut().take();
         sig.server_now_ms.set(self.server_now());
         self.arm();
+        self.arm_end();
     }
 
     fn set_info(&self, session: SessionInfo) {
         let sig = self.sig();
         if sig.info.with_untracked(|s| s.as_ref() != Some(&session)) {
             sig.info.set(Some(session));
+            self.arm_end();
         }
+    }
+
+    /// Arms the end check for the session's first end (on the server clock).
+    fn arm_end(&self) {
+        let end = self.sig().info.with_untracked(|info| {
+            info.as_ref()
+                .map(|i| i.idle_expires_at.min(i.absolute_expires_at) as f64 * 1_000.0)
+        });
+        let Some(end) = end else {
+            self.inner.end_timer.borrow_mut().take();
+            return;
+        };
+        let delay = (end + schedule::END_CHECK_DELAY_MS - self.server_now())
+            .clamp(0.0, f64::from(i32::MAX));
+        let weak = Rc::downgrade(&self.inner);
+        *self.inner.end_timer.borrow_mut() = Some(Timeout::new(delay as u32, move || {
+            if let Some(inner) = weak.upgrade() {
+                let this = Manager { inner };
+                this.inner.end_timer.borrow_mut().take();
+                if this.sig().status.get_untracked() == Status::SignedIn {
+                    spawn_local(this.confirm_with_server(false));
+                }
+            }
+        }));
     }
 
     fn set_offset(&self) {
@@ -1033,6 +1065,7 @@ impl Manager {
             mono_ms: mono,
         });
         self.sig().server_offset_ms.set(server_offset_ms);
+        self.arm_end();
     }
 
     /// Arms the proactive refresh for the held token, if a refresh can help; updates the
@@ -1107,6 +1140,7 @@ impl Manager {
 
     fn end_quietly(&self, notice: Option<String>) {
         self.forget();
+        self.inner.end_timer.borrow_mut().take();
         self.inner.restore_timer.borrow_mut().take();
         let sig = self.sig();
         sig.user.set(None);
