@@ -75,7 +75,7 @@ test.describe('idle server', () => {
 test.describe('main server', () => {
   test.use({ baseURL: url(ports.main) });
 
-  test('3. a wall-clock jump of +1 h (or a wake-up) shows no dialog: the server is asked first', async ({ page }) => {
+  test('3. a wall-clock jump of +1 h shows no dialog and signs nobody out: the server is asked first', async ({ page }) => {
     // The page's wall clock can be moved; `performance.now()` cannot (as in a browser
     // whose system clock is changed).
     await page.addInitScript(() => {
