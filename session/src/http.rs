@@ -140,7 +140,9 @@ impl Routes {
     ) -> Result<Received<TokenResponse>, ApiError> {
         let body = serde_json::to_string(request).map_err(network)?;
         let builder = base(Request::post(&self.url("/api/auth/login")));
-        received(send(builder, Some(body), Some(timeout)).await?).await
+        received(send(builder, Some(body), Some(timeout)).await?)
+            .await?
+            .json()
     }
 
     /// `POST /api/auth/refresh`, saying whether the user was active.
@@ -155,7 +157,9 @@ impl Routes {
         };
         let body = serde_json::to_string(&body).map_err(network)?;
         let builder = base(Request::post(&self.url("/api/auth/refresh")));
-        received(send(builder, Some(body), Some(timeout)).await?).await
+        received(send(builder, Some(body), Some(timeout)).await?)
+            .await?
+            .json()
     }
 
     /// `POST /api/auth/logout`: ends the session, clears the cookie, denylists the token.
@@ -178,18 +182,21 @@ impl Routes {
         timeout: Duration,
     ) -> Result<Received<SessionStatus>, ApiError> {
         let builder = base(Request::get(&self.url("/api/auth/session")));
-        received(send(builder, None, Some(timeout)).await?).await
+        received(send(builder, None, Some(timeout)).await?)
+            .await?
+            .json()
     }
 }
 
-/// Any bearer request, with an optional JSON body. `204 No Content` decodes as JSON
-/// `null`, so `T = ()` suits routes that answer with nothing.
-pub(crate) async fn bearer_json<T: DeserializeOwned>(
+/// Any bearer request, with an optional JSON body; the body of the answer as text
+/// (`None` for `204 No Content`). Not generic: one copy of the request's state machine,
+/// whatever the callers decode ([`decode`]).
+pub(crate) async fn bearer_text(
     method: Method,
     url: &str,
     json_body: Option<&str>,
     bearer: &str,
-) -> Result<T, ApiError> {
+) -> Result<Option<String>, ApiError> {
     let builder = match method {
         Method::Get => Request::get(url),
         Method::Post => Request::post(url),
@@ -198,9 +205,14 @@ pub(crate) async fn bearer_json<T: DeserializeOwned>(
     let builder = base(builder).header("Authorization", &format!("Bearer {bearer}"));
     let response = send(builder, json_body.map(str::to_owned), None).await?;
     if response.status() == 204 {
-        return serde_json::from_str("null").map_err(network);
+        return Ok(None);
     }
-    received(response).await.map(|r| r.body)
+    received(response).await.map(|r| Some(r.body))
+}
+
+/// Decodes a JSON body; no body (`204`) decodes as `null`, so `T = ()` fits it.
+pub(crate) fn decode<T: DeserializeOwned>(body: Option<&str>) -> Result<T, ApiError> {
+    serde_json::from_str(body.unwrap_or("null")).map_err(network)
 }
 
 fn base(builder: RequestBuilder) -> RequestBuilder {
@@ -245,8 +257,20 @@ async fn send(
     }
 }
 
-/// Decodes a 2xx body, or turns anything else into an error.
-async fn received<T: DeserializeOwned>(response: Response) -> Result<Received<T>, ApiError> {
+impl Received<String> {
+    /// The body decoded from JSON, with the same receipt times.
+    fn json<T: DeserializeOwned>(self) -> Result<Received<T>, ApiError> {
+        Ok(Received {
+            body: decode(Some(&self.body))?,
+            monotonic_ms: self.monotonic_ms,
+            wall_ms: self.wall_ms,
+            server_date_ms: self.server_date_ms,
+        })
+    }
+}
+
+/// A 2xx body as text with its receipt times, or anything else as an error.
+async fn received(response: Response) -> Result<Received<String>, ApiError> {
     // Stamp the clocks before reading the body: the server's `expires_in` started when it
     // answered, and a slow body should not make the token look younger than it is.
     let monotonic_ms = now_monotonic_ms();
@@ -259,8 +283,7 @@ async fn received<T: DeserializeOwned>(response: Response) -> Result<Received<T>
     if !response.ok() {
         return Err(error_from(&response).await);
     }
-    let text = response.text().await.map_err(network)?;
-    let body = serde_json::from_str(&text).map_err(network)?;
+    let body = response.text().await.map_err(network)?;
     Ok(Received {
         body,
         monotonic_ms,

@@ -332,7 +332,7 @@ impl Manager {
 
     /// Ends every session of the user on the server, then here and in the other tabs.
     pub async fn logout_everywhere(&self) -> Result<(), ApiError> {
-        self.authorized::<()>(Method::Post, "/api/auth/logout-all", None)
+        self.authorized(Method::Post, "/api/auth/logout-all", None)
             .await?;
         let notice = "You signed out on every device.".to_owned();
         self.post(&Message::SessionEnded {
@@ -350,7 +350,7 @@ impl Manager {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        self.authorized(Method::Get, path, None).await
+        http::decode(self.authorized(Method::Get, path, None).await?.as_deref())
     }
 
     pub async fn post_json<B, T>(&self, path: &str, body: &B) -> Result<T, ApiError>
@@ -359,11 +359,16 @@ impl Manager {
         T: DeserializeOwned,
     {
         let json = serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))?;
-        self.authorized(Method::Post, path, Some(&json)).await
+        http::decode(
+            self.authorized(Method::Post, path, Some(&json))
+                .await?
+                .as_deref(),
+        )
     }
 
     pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
-        self.authorized(Method::Delete, path, None).await
+        self.authorized(Method::Delete, path, None).await?;
+        Ok(())
     }
 
     /// Every request as the signed-in user goes through here.
@@ -371,15 +376,16 @@ impl Manager {
     /// Refreshes first when the token is inside its margin (and a refresh can help); on
     /// `401 token_expired` refreshes once and retries exactly once. Other 401s end the
     /// session, except `invalid_credentials`: a re-entered password that was wrong.
-    async fn authorized<T: DeserializeOwned>(
+    /// Not generic (the callers decode the text): one copy of this state machine.
+    async fn authorized(
         &self,
         method: Method,
         path: &str,
         json_body: Option<&str>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<Option<String>, ApiError> {
         let epoch = self.inner.epoch.get();
         let sent = self.fresh_token().await?;
-        let first = http::bearer_json::<T>(method, path, json_body, &sent).await;
+        let first = http::bearer_text(method, path, json_body, &sent).await;
         let result = match first {
             Err(err) if err.code() == Some(ErrorCode::TokenExpired) => {
                 // If another caller refreshed meanwhile, the new token is already here.
@@ -387,7 +393,7 @@ impl Manager {
                     self.refresh(false).await?;
                 }
                 let token = self.current_token().ok_or(ApiError::SignedOut)?;
-                http::bearer_json::<T>(method, path, json_body, &token).await
+                http::bearer_text(method, path, json_body, &token).await
             }
             other => other,
         };
