@@ -1,9 +1,14 @@
 import { defineConfig } from '@playwright/test';
 
-// Debian's Chromium, never a downloaded browser; a real server started by serve.sh, or
-// with E2E_CLUSTER=1 three instances on PostgreSQL and Redis behind nginx
-// (serve-cluster.sh), so the browser cannot tell which instance answered.
-const port = Number(process.env.E2E_PORT ?? 3100);
+import { ports } from './tests/servers';
+
+// Debian's Chromium, never a downloaded browser; real servers started by serve.sh:
+// E2E_PORT with 3 s access tokens, and two more ports (E2E_PORT + 1, + 2) with short
+// idle, grace and absolute limits for the session-end scenarios (see tests/servers.ts).
+// With E2E_CLUSTER=1, E2E_PORT is instead three instances on PostgreSQL and Redis behind
+// nginx (serve-cluster.sh), so the browser cannot tell which instance answered; run the
+// specs that need only that port then (session, tabs).
+const port = ports.main;
 const cluster = !!process.env.E2E_CLUSTER;
 
 export default defineConfig({
@@ -29,12 +34,19 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: cluster ? './serve-cluster.sh' : './serve.sh',
+  webServer: (cluster
+    ? [{ port: ports.main, env: {}, command: './serve-cluster.sh', timeout: 120_000 }]
+    : [
+        { port: ports.main, env: {} },
+        { port: ports.idle, env: { ACCESS_TTL: '4s', IDLE_TTL: '24s' } },
+        { port: ports.edge, env: { ACCESS_TTL: '4s', REFRESH_GRACE: '8s', ABSOLUTE_TTL_SHORT: '16s' } },
+      ]
+  ).map(({ port, env, command = './serve.sh', timeout = 60_000 }) => ({
+    command,
     url: `http://127.0.0.1:${port}/healthz`,
-    env: { PORT: String(port) },
+    env: { ...env, PORT: String(port) },
     reuseExistingServer: false,
-    timeout: cluster ? 120_000 : 60_000,
-    stdout: 'pipe',
-  },
+    timeout,
+    stdout: 'pipe' as const,
+  })),
 });

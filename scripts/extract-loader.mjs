@@ -17,3 +17,7 @@ const name = `loader-${createHash('sha256').update(code).digest('hex').slice(0, 
 writeFileSync(join(dir, name), code);
 writeFileSync(indexPath, html.replace(inline, `<script type="module" src="/${name}"></script>`));
 console.log(`moved the inline loader to ${name}`);
+
+// Last: compress everything, this loader included (hooks of one stage run concurrently,
+// so the order is kept here rather than with a second hook).
+await import('./precompress.mjs');

@@ -15,8 +15,8 @@ step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy (server, api, tests)"
 cargo clippy --all-targets -- -D warnings
-step "cargo clippy (WASM client)"
-cargo clippy -p app --target wasm32-unknown-unknown -- -D warnings
+step "cargo clippy (WASM client and its session crate)"
+cargo clippy -p app -p leptos-token-session --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests (SQLite)"
 cargo test --workspace
 step "HTTP tests again on PostgreSQL (the same suite: the stores must agree)"
@@ -44,12 +44,14 @@ TEST_POSTGRES_URL="$pg_admin" TEST_REDIS_URL="$redis_url" \
   cargo test --workspace --test cluster -- --ignored
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
+step "first-visit budget (brotli bytes of WASM + JS + CSS; the delivery test checks Content-Encoding: br)"
+scripts/first-visit.sh
 step "Container: hadolint, docker compose config, nginx -t (no container engine here: the image is not built)"
 deploy/container/check.sh
 step "Deploy configs: API_ORIGIN proxy rules; the real Vercel CLI builds the repository, its routes checked"
 source deploy/cli/env.sh
 node --test deploy/test/*.test.mjs
-step "Playwright (Chromium), one server on SQLite"
+step "Playwright (Chromium): three servers on SQLite with different session timings"
 (cd end2end && npx playwright test)
 step "Playwright again through scripts/cluster.sh: three instances behind nginx"
 (cd end2end && TEST_POSTGRES_URL="$pg_admin" E2E_CLUSTER=1 npx playwright test session tabs)

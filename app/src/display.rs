@@ -1,4 +1,4 @@
-//! Turning server data into short text for tables: User-Agents, ids, times.
+//! Turning data into short text: User-Agents, ids, times, countdowns.
 //!
 //! Pure string work is tested natively; only [`local_date_time`] needs the browser.
 
@@ -139,9 +139,76 @@ pub fn local_date_time(unix_ms: f64) -> (String, String) {
     (text, String::from(date.to_iso_string()))
 }
 
+/// Countdown text for a remaining duration: `m:ss`, or `h:mm:ss` from one hour; never
+/// negative.
+pub fn format_countdown(remaining_ms: f64) -> String {
+    // Round up so the display reaches 0:00 exactly when the time is over.
+    let total = (remaining_ms / 1_000.0).ceil().max(0.0) as u64;
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Text for the dialog's live region: coarse steps (whole minutes, then tens of
+/// seconds), so a screen reader speaks a few times rather than every second.
+pub fn announce_remaining(remaining_ms: f64) -> String {
+    let secs = (remaining_ms / 1_000.0).ceil().max(0.0) as u64;
+    match secs {
+        0 => "Your session has ended.".to_owned(),
+        1..=10 => "Your session ends in a few seconds.".to_owned(),
+        11..=60 => format!("Your session ends in {} seconds.", secs.div_ceil(10) * 10),
+        _ => {
+            let minutes = secs.div_ceil(60);
+            format!("Your session ends in {minutes} minutes.")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn countdown_formats_minutes_and_hours() {
+        assert_eq!(format_countdown(272_000.0), "4:32");
+        assert_eq!(format_countdown(271_001.0), "4:32");
+        assert_eq!(format_countdown(5_000.0), "0:05");
+        assert_eq!(format_countdown(-10.0), "0:00");
+        assert_eq!(format_countdown(3_600_000.0), "1:00:00");
+        assert_eq!(format_countdown(43_199_000.0), "11:59:59");
+    }
+    #[test]
+    fn announcements_change_in_coarse_steps() {
+        assert_eq!(
+            announce_remaining(120_000.0),
+            "Your session ends in 2 minutes."
+        );
+        assert_eq!(
+            announce_remaining(61_000.0),
+            "Your session ends in 2 minutes."
+        );
+        assert_eq!(
+            announce_remaining(60_000.0),
+            "Your session ends in 60 seconds."
+        );
+        assert_eq!(
+            announce_remaining(41_000.0),
+            "Your session ends in 50 seconds."
+        );
+        assert_eq!(
+            announce_remaining(11_000.0),
+            "Your session ends in 20 seconds."
+        );
+        assert_eq!(
+            announce_remaining(10_000.0),
+            "Your session ends in a few seconds."
+        );
+        assert_eq!(announce_remaining(0.0), "Your session has ended.");
+        assert_eq!(announce_remaining(-5.0), "Your session has ended.");
+    }
 
     #[test]
     fn common_browsers_shorten_to_name_version_and_platform() {

@@ -1,29 +1,22 @@
-//! The Leptos client as a library: the token manager, the HTTP client, the session state
-//! and the pages. `main.rs` only mounts [`App`]; keeping the rest here lets the pure
-//! timing and redirect logic be unit-tested natively (`cargo test -p app --lib`) and lets
-//! another Leptos app lift `token`, `api` and `session` as they are.
+//! The Leptos client as a library: pages and components on top of the session crate
+//! (`leptos-token-session`), which holds the token, refreshes it, keeps the tabs in step
+//! and makes every authenticated call. `main.rs` only mounts [`App`]; keeping the rest
+//! here lets the pure text logic be unit-tested natively (`cargo test -p app --lib`).
 
-pub mod api;
 pub mod components;
 pub mod display;
 pub mod hooks;
-pub mod navigation;
 pub mod pages;
-pub mod schedule;
-pub mod session;
-pub mod tabs;
 pub mod theme;
-pub mod token;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use leptos_token_session::{RequireSession, SessionConfig, Status, provide_session};
 
 use crate::components::header::Header;
-use crate::components::require_auth::RequireAuth;
-use crate::components::session_modal::SessionModal;
-use crate::hooks::{use_activity, use_freshness_checks};
+use crate::components::session_modal::{MODAL_SELECTOR, SessionModal};
+use crate::components::toasts::Toasts;
 use crate::pages::audit::Audit;
 use crate::pages::authorize::Authorize;
 use crate::pages::dashboard::Dashboard;
@@ -31,20 +24,19 @@ use crate::pages::login::Login;
 use crate::pages::not_found::NotFound;
 use crate::pages::password::Password;
 use crate::pages::sessions::Sessions;
-use crate::session::{Auth, AuthStatus};
-use crate::token::provide_token_manager;
 
-/// The root: session state, token manager, router.
+/// The sign-in page; protected pages send signed-out users here.
+pub const LOGIN_PATH: &str = "/login";
+
+/// The root: session, router, header, pages, dialog and toasts.
 #[component]
 pub fn App() -> impl IntoView {
-    let auth = Auth::new();
-    provide_context(auth);
-    let tokens = provide_token_manager(auth);
-    use_freshness_checks(&tokens);
-    use_activity(&tokens);
-    // Exactly one silent refresh at start: the HttpOnly cookie is the only thing that
-    // survives a reload, by design.
-    spawn_local(tokens.restore());
+    let session = provide_session(SessionConfig {
+        login_path: LOGIN_PATH,
+        // Answers to "Stay signed in?" are not activity: the dialog must not close itself.
+        ignore_activity_in: Some(MODAL_SELECTOR),
+        ..SessionConfig::default()
+    });
 
     view! {
         <Router>
@@ -53,14 +45,21 @@ pub fn App() -> impl IntoView {
             </a>
             <Header />
             <main id="main" class="container">
-                // Until the restore answers, neither the login page nor a protected page
+                // Until the restore decides, neither the login page nor a protected page
                 // is shown: no flash of the wrong one.
                 <Show
-                    when=move || auth.status.get() != AuthStatus::Restoring
-                    fallback=|| {
+                    when=move || {
+                        !matches!(session.status(), Status::Restoring | Status::Reconnecting)
+                    }
+                    fallback=move || {
+                        let text = if session.status() == Status::Reconnecting {
+                            "Reconnecting… Your session is kept while the server is out of reach."
+                        } else {
+                            "Restoring your session…"
+                        };
                         view! {
                             <p class="restoring" data-testid="restoring" role="status">
-                                "Restoring your session…"
+                                {text}
                             </p>
                         }
                     }
@@ -72,9 +71,9 @@ pub fn App() -> impl IntoView {
                             path=path!("/")
                             view=|| {
                                 view! {
-                                    <RequireAuth>
+                                    <RequireSession>
                                         <Dashboard />
-                                    </RequireAuth>
+                                    </RequireSession>
                                 }
                             }
                         />
@@ -82,9 +81,9 @@ pub fn App() -> impl IntoView {
                             path=path!("/sessions")
                             view=|| {
                                 view! {
-                                    <RequireAuth>
+                                    <RequireSession>
                                         <Sessions />
-                                    </RequireAuth>
+                                    </RequireSession>
                                 }
                             }
                         />
@@ -92,9 +91,9 @@ pub fn App() -> impl IntoView {
                             path=path!("/password")
                             view=|| {
                                 view! {
-                                    <RequireAuth>
+                                    <RequireSession>
                                         <Password />
-                                    </RequireAuth>
+                                    </RequireSession>
                                 }
                             }
                         />
@@ -102,9 +101,9 @@ pub fn App() -> impl IntoView {
                             path=path!("/admin/audit")
                             view=|| {
                                 view! {
-                                    <RequireAuth>
+                                    <RequireSession>
                                         <Audit />
-                                    </RequireAuth>
+                                    </RequireSession>
                                 }
                             }
                         />
@@ -113,6 +112,7 @@ pub fn App() -> impl IntoView {
             </main>
             // Outside `main` and the header: those are made inert while it is open.
             <SessionModal />
+            <Toasts />
         </Router>
     }
 }

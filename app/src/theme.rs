@@ -1,9 +1,12 @@
-//! Light/dark theme: follows `prefers-color-scheme` until the user picks one.
+//! Light/dark theme: follows `prefers-color-scheme` (also when the system changes while
+//! the page is open) until the user picks one.
 //!
 //! The choice is stored in localStorage (it is a preference, not a secret) and applied as
 //! `data-theme` on `<html>`, which the stylesheet lets override the media query.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 const STORAGE_KEY: &str = "theme";
 
@@ -51,13 +54,19 @@ fn stored() -> Option<Theme> {
         .and_then(Theme::parse)
 }
 
-fn system() -> Theme {
-    let dark = window()
+fn dark_query() -> Option<web_sys::MediaQueryList> {
+    window()
         .match_media("(prefers-color-scheme: dark)")
         .ok()
         .flatten()
-        .is_some_and(|query| query.matches());
-    if dark { Theme::Dark } else { Theme::Light }
+}
+
+fn system() -> Theme {
+    if dark_query().is_some_and(|query| query.matches()) {
+        Theme::Dark
+    } else {
+        Theme::Light
+    }
 }
 
 fn apply(theme: Option<Theme>) {
@@ -76,6 +85,29 @@ pub fn ThemeToggle() -> impl IntoView {
     let chosen = stored();
     apply(chosen);
     let theme = RwSignal::new(chosen.unwrap_or_else(system));
+
+    // The system switched (say, at dusk): the button must show what the page shows, or
+    // its next click would "switch" to the theme already on screen.
+    if let Some(query) = dark_query() {
+        let on_change = Closure::<dyn Fn()>::new(move || {
+            if stored().is_none() {
+                theme.try_set(system());
+            }
+        });
+        let _ =
+            query.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+        let handler = StoredValue::new_local(Some((query, on_change)));
+        on_cleanup(move || {
+            handler.update_value(|h| {
+                if let Some((query, on_change)) = h.take() {
+                    let _ = query.remove_event_listener_with_callback(
+                        "change",
+                        on_change.as_ref().unchecked_ref(),
+                    );
+                }
+            });
+        });
+    }
 
     let toggle = move |_| {
         let next = theme.get_untracked().other();

@@ -20,7 +20,7 @@ test('stays signed in across access-token expiry, reload, and logs out', async (
   // Ten seconds on the dashboard while it keeps asking /api/me.
   await page.waitForTimeout(10_000);
   await expect(page.getByTestId('error')).toHaveCount(0);
-  const checks = Number(await page.getByTestId('me-checks').textContent());
+  const checks = Number(await page.getByTestId('me-checks').getAttribute('data-count'));
   expect(checks).toBeGreaterThanOrEqual(4);
   expect(meStatuses.filter((s) => s === 401)).toEqual([]);
   const silent = refreshes.slice(refreshesAtLogin);

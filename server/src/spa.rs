@@ -1,11 +1,20 @@
 //! Serves the built SPA: files from `static_dir`, `index.html` for client routes, and
 //! the security headers every response carries.
+//!
+//! Delivery: the build writes `.br` and `.gz` beside every asset
+//! (`scripts/precompress.mjs`, a Trunk hook), served by `Accept-Encoding`; hashed assets
+//! (Trunk names them `name-<16 hex>.ext`) are cached for a year as `immutable`,
+//! `index.html` (and every client route, which is `index.html`) is revalidated each time,
+//! so a deploy is seen at the next load.
 
 use std::path::Path;
 
 use axum::{
     Router,
+    extract::Request,
     http::{HeaderName, HeaderValue, header},
+    middleware::{self, Next},
+    response::Response,
 };
 use tower_http::{
     services::{ServeDir, ServeFile},
@@ -19,8 +28,63 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// The SPA as a fallback service: unknown paths get `index.html`.
 pub fn fallback<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
-    let index = ServeFile::new(dir.join("index.html"));
-    Router::new().fallback_service(ServeDir::new(dir).fallback(index))
+    let index = ServeFile::new(dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let files = ServeDir::new(dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
+    Router::new()
+        .fallback_service(files)
+        .layer(middleware::from_fn(cache_headers))
+}
+
+/// A year, `immutable`: the name changes whenever the content does.
+pub const CACHE_HASHED: &str = "public, max-age=31536000, immutable";
+/// Revalidate every time: the page that names the current hashed assets.
+pub const CACHE_PAGE: &str = "no-cache";
+/// Unhashed static files (favicon, robots.txt): a day.
+pub const CACHE_OTHER: &str = "public, max-age=86400";
+
+/// `Cache-Control` for a successful SPA response to `path` of type `content_type`.
+pub fn cache_control(path: &str, content_type: Option<&str>) -> &'static str {
+    let html = content_type.is_some_and(|t| t.starts_with("text/html"));
+    let name = path.rsplit('/').next().unwrap_or_default();
+    if html || name.is_empty() || !name.contains('.') {
+        // `index.html` itself, or a client route answered with it (also a missing
+        // hashed file, which must not be cached as if it were the asset).
+        CACHE_PAGE
+    } else if is_hashed(name) {
+        CACHE_HASHED
+    } else {
+        CACHE_OTHER
+    }
+}
+
+/// `app-3f2a…9c_bg.wasm`, `main-0123456789abcdef.css`: Trunk's 16 hex digits after a
+/// `-`, before the extension (and an optional `_bg`).
+fn is_hashed(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let value = cache_control(&path, content_type);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// `Strict-Transport-Security` when `--hsts` is on: two years, subdomains included.
@@ -51,7 +115,34 @@ pub fn security_headers<S: Clone + Send + Sync + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use super::CONTENT_SECURITY_POLICY;
+    use super::*;
+
+    #[test]
+    fn hashed_assets_are_immutable_and_the_page_is_revalidated() {
+        let wasm = "/app-0123456789abcdef_bg.wasm";
+        assert_eq!(cache_control(wasm, Some("application/wasm")), CACHE_HASHED);
+        assert_eq!(
+            cache_control("/main-89abcdef01234567.css", Some("text/css")),
+            CACHE_HASHED
+        );
+        assert_eq!(
+            cache_control("/loader-0123456789abcdef.js", Some("text/javascript")),
+            CACHE_HASHED
+        );
+        assert_eq!(cache_control("/", Some("text/html")), CACHE_PAGE);
+        assert_eq!(cache_control("/index.html", Some("text/html")), CACHE_PAGE);
+        assert_eq!(cache_control("/sessions", Some("text/html")), CACHE_PAGE);
+        // A missing asset answered with index.html is not cached as the asset.
+        assert_eq!(
+            cache_control(wasm, Some("text/html; charset=utf-8")),
+            CACHE_PAGE
+        );
+        assert_eq!(
+            cache_control("/favicon.svg", Some("image/svg+xml")),
+            CACHE_OTHER
+        );
+        assert_eq!(cache_control("/app-123.js", None), CACHE_OTHER);
+    }
 
     /// Netlify and Vercel serve the SPA without this server: their headers must say
     /// the same as ours.

@@ -520,9 +520,9 @@ impl Store {
         )
     }
 
-    /// Marks `hash` used, links it to `successor` and slides the session's idle end,
-    /// all or nothing. Of concurrent calls for one token exactly one gets `Rotated`:
-    /// the conditional update is the serialisation point on both databases.
+    /// Marks `hash` used, links it to `successor`, slides the session's idle end and
+    /// writes `audit`, all or nothing. Of concurrent calls for one token exactly one gets
+    /// `Rotated`: the conditional update is the serialisation point on both databases.
     pub async fn rotate(
         &self,
         hash: &str,
@@ -530,24 +530,34 @@ impl Store {
         session_id: &str,
         now: i64,
         idle_expires_at: i64,
+        audit: &NewAuditEvent<'_>,
     ) -> Result<Rotation> {
         if self.postgres {
-            // One statement, one round trip: the conditional update is the serialisation
-            // point (a concurrent rotation of the same token waits on its row lock, then
-            // finds it used), and the successor and the idle end go with it.
+            // One statement, one round trip, one commit: a concurrent rotation of the same
+            // token waits on the row lock, then finds it used.
             let (marked,): (i64,) = sqlx::query_as(
                 "WITH marked AS (UPDATE refresh_tokens SET used_at = $1, successor = $2 \
                  WHERE hash = $3 AND used_at IS NULL RETURNING session_id), \
                  inserted AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
                  SELECT $2, session_id, $1 FROM marked ON CONFLICT (hash) DO NOTHING), \
                  slid AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
-                 WHERE id IN (SELECT session_id FROM marked)) \
+                 WHERE id IN (SELECT session_id FROM marked)), \
+                 audited AS (INSERT INTO audit_events \
+                 (at, event, user_id, username, session_id, ip, user_agent, detail) \
+                 SELECT $1, $5, $6, $7, $8, $9, $10, $11 FROM marked) \
                  SELECT COUNT(*) FROM marked",
             )
             .bind(now)
             .bind(successor)
             .bind(hash)
             .bind(idle_expires_at)
+            .bind(audit.event)
+            .bind(audit.user_id)
+            .bind(audit.username)
+            .bind(audit.session_id)
+            .bind(audit.ip)
+            .bind(audit.user_agent)
+            .bind(audit.detail)
             .fetch_one(&self.writer)
             .await?;
             return Ok(if marked == 1 {
@@ -557,17 +567,6 @@ impl Store {
             });
         }
         let mut tx = self.writer.begin().await?;
-        // Writing first takes SQLite's write lock at once instead of failing a
-        // read-then-write upgrade.
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (hash) DO NOTHING",
-        )
-        .bind(successor)
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1, successor = $2 WHERE hash = $3 AND used_at IS NULL",
         )
@@ -580,12 +579,22 @@ impl Store {
             tx.rollback().await?;
             return Ok(Rotation::AlreadyUsed);
         }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(successor)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3")
             .bind(now)
             .bind(idle_expires_at)
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
+        insert_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(Rotation::Rotated)
     }
@@ -624,20 +633,9 @@ impl Store {
     // --- audit ---
 
     pub async fn audit(&self, e: &NewAuditEvent<'_>, now: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, event, user_id, username, session_id, ip, user_agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(now)
-        .bind(e.event)
-        .bind(e.user_id)
-        .bind(e.username)
-        .bind(e.session_id)
-        .bind(e.ip)
-        .bind(e.user_agent)
-        .bind(e.detail)
-        .execute(&self.writer)
-        .await?;
+        let mut tx = self.writer.begin().await?;
+        insert_audit(&mut tx, e, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -801,6 +799,28 @@ async fn insert_session_in(
         .bind(s.created_at)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &NewAuditEvent<'_>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, event, user_id, username, session_id, ip, user_agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(now)
+    .bind(e.event)
+    .bind(e.user_id)
+    .bind(e.username)
+    .bind(e.session_id)
+    .bind(e.ip)
+    .bind(e.user_agent)
+    .bind(e.detail)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

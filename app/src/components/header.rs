@@ -1,11 +1,15 @@
-//! The site header: app name, the page links for a signed-in user, who is signed in,
-//! the theme toggle.
+//! The site header on every page: app name, the page links, and for a signed-in user the
+//! session countdown, who is signed in and "Log out"; the theme toggle.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+use leptos_token_session::use_session;
 
+use crate::LOGIN_PATH;
+use crate::display::format_countdown;
 use crate::pages::audit::ADMIN_ROLE;
-use crate::session::use_auth;
 use crate::theme::ThemeToggle;
 
 /// Name shown in the header and the document title.
@@ -13,14 +17,28 @@ pub const APP_NAME: &str = "Refresh, done right";
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let auth = use_auth();
-    let username = move || auth.user.with(|u| u.as_ref().map(|u| u.username.clone()));
-    let signed_in = move || auth.user.with(Option::is_some);
+    let session = use_session();
+    let navigate = StoredValue::new_local(use_navigate());
+    let username = move || session.user().map(|u| u.username);
+    let signed_in = move || session.user().is_some();
     let is_admin = move || {
-        auth.user.with(|u| {
-            u.as_ref()
-                .is_some_and(|u| u.roles.iter().any(|r| r == ADMIN_ROLE))
-        })
+        session
+            .user()
+            .is_some_and(|u| u.roles.iter().any(|r| r == ADMIN_ROLE))
+    };
+    let countdown = move || session.remaining_ms().map(format_countdown);
+    let logging_out = RwSignal::new(false);
+    let on_logout = move |_| {
+        if logging_out.get_untracked() {
+            return;
+        }
+        logging_out.set(true);
+        let navigate = navigate.get_value();
+        spawn_local(async move {
+            session.logout().await;
+            navigate(LOGIN_PATH, Default::default());
+            logging_out.try_set(false);
+        });
     };
 
     view! {
@@ -55,9 +73,28 @@ pub fn Header() -> impl IntoView {
                         username()
                             .map(|name| {
                                 view! {
-                                    <span class="signed-in-as">
+                                    <span class="signed-in-as" data-testid="signed-in-as">
                                         "Signed in as " <strong>{name}</strong>
                                     </span>
+                                    <span class="countdown" data-testid="countdown" title="Until the session ends">
+                                        <span class="visually-hidden">"Session ends in "</span>
+                                        <span aria-hidden="true">"⏱ "</span>
+                                        {countdown}
+                                    </span>
+                                    <Show when=move || session.reconnecting()>
+                                        <span class="badge warn" data-testid="reconnecting" role="status">
+                                            "Reconnecting…"
+                                        </span>
+                                    </Show>
+                                    <button
+                                        type="button"
+                                        class="secondary small"
+                                        data-testid="logout"
+                                        disabled=move || logging_out.get()
+                                        on:click=on_logout
+                                    >
+                                        "Log out"
+                                    </button>
                                 }
                             })
                     }}

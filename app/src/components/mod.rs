@@ -3,7 +3,8 @@
 pub mod error_alert;
 pub mod header;
 pub mod local_time;
-pub mod require_auth;
 pub mod session_modal;
+pub mod timeline;
+pub mod toasts;
 
 pub use error_alert::ErrorAlert;

@@ -1,7 +1,9 @@
-//! "Stay signed in?": a modal dialog [`schedule::SESSION_WARNING_MS`] before the session
-//! ends (the idle or the absolute end, whichever comes first).
+//! "Stay signed in?": a modal dialog shortly before the session ends (the idle or the
+//! absolute end, whichever comes first; the session crate decides when,
+//! [`leptos_token_session::Session::warning`]).
 //!
-//! - Idle end near: [Stay signed in] refreshes, which slides the idle end on the server;
+//! - Idle end near: [Stay signed in] (or any activity in any tab) refreshes, reporting
+//!   activity, which slides the idle end on the server;
 //!   the new token is handed to every tab, so the dialog closes in all of them.
 //!   [Log out] logs out (every tab).
 //! - Absolute end near: nothing can extend it, so the dialog says so and offers
@@ -11,73 +13,45 @@
 //! to the first button and Tab / Shift+Tab cycle inside; the page behind is `inert`;
 //! Escape means "Stay signed in" (or "Not now"); focus returns where it was on close. A
 //! polite live region announces the remaining time in coarse steps
-//! ([`schedule::announce_remaining`]), so a screen reader is not talked over every second.
-
-use std::time::Duration;
+//! ([`crate::display::announce_remaining`]), so a screen reader is not talked over every second.
 
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use leptos_token_session::{ApiError, SessionWarning, use_session};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
-use crate::api::ApiError;
+use crate::LOGIN_PATH;
 use crate::components::ErrorAlert;
-use crate::hooks::use_interval;
-use crate::navigation::LOGIN_PATH;
-use crate::schedule::{self, SessionWarning};
-use crate::session::{AuthStatus, use_auth};
-use crate::token::use_tokens;
+use crate::display::{announce_remaining, format_countdown};
 
 /// Attribute on the dialog's root: pointer and key events inside it are answers to the
 /// dialog, not activity on the page.
 pub const MODAL_MARKER: &str = "data-session-modal";
+/// [`MODAL_MARKER`] as a selector.
+pub const MODAL_SELECTOR: &str = "[data-session-modal]";
 
 #[component]
 pub fn SessionModal() -> impl IntoView {
-    let auth = use_auth();
-    // Local (not `Send`) values behind `Copy` handles, so the closures below are `Copy`.
-    let tokens = StoredValue::new_local(use_tokens());
+    let session = use_session();
     let navigate = StoredValue::new_local(use_navigate());
 
-    let now = RwSignal::new(js_sys::Date::now());
-    use_interval(Duration::from_secs(1), move || now.set(js_sys::Date::now()));
-
-    // Both ends on the local clock, and the absolute end as the server states it.
-    let ends = move || {
-        let offset = auth.clock_offset_ms.get();
-        auth.session.with(|s| {
-            s.as_ref().map(|s| {
-                (
-                    schedule::local_time_ms(s.idle_expires_at, offset),
-                    schedule::local_time_ms(s.absolute_expires_at, offset),
-                    s.absolute_expires_at,
-                )
-            })
-        })
-    };
     // "Not now" on the absolute-end notice holds for that end (a new login has another).
     let dismissed = RwSignal::new(None::<i64>);
     let warning = Memo::new(move |_| {
-        if auth.status.get() != AuthStatus::SignedIn {
-            return None;
-        }
-        let (idle, absolute, absolute_secs) = ends()?;
-        let warning = schedule::session_warning(now.get(), idle, absolute)?;
-        if warning == SessionWarning::MustSignInAgain && dismissed.get() == Some(absolute_secs) {
+        let warning = session.warning()?;
+        let absolute = session.info().map(|i| i.absolute_expires_at);
+        if warning == SessionWarning::MustSignInAgain && dismissed.get() == absolute {
             return None;
         }
         Some(warning)
     });
-    let remaining_ms = move || {
-        ends()
-            .map(|(idle, absolute, _)| idle.min(absolute) - now.get())
-            .unwrap_or(0.0)
-    };
-    let countdown = move || schedule::format_countdown(remaining_ms());
-    let announcement = Memo::new(move |_| schedule::announce_remaining(remaining_ms()));
+    let remaining_ms = move || session.remaining_ms().unwrap_or(0.0);
+    let countdown = move || format_countdown(remaining_ms());
+    let announcement = Memo::new(move |_| announce_remaining(remaining_ms()));
 
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -88,9 +62,8 @@ pub fn SessionModal() -> impl IntoView {
         }
         busy.set(true);
         error.set(None);
-        let tokens = tokens.get_value();
         spawn_local(async move {
-            match tokens.stay_signed_in().await {
+            match session.stay_signed_in().await {
                 // The session is over after all: the guard shows the login page.
                 Ok(()) | Err(ApiError::SignedOut) => {}
                 Err(err) if err.is_unauthorized() => {}
@@ -106,17 +79,15 @@ pub fn SessionModal() -> impl IntoView {
             return;
         }
         busy.set(true);
-        let (tokens, navigate) = (tokens.get_value(), navigate.get_value());
+        let navigate = navigate.get_value();
         spawn_local(async move {
-            tokens.logout().await;
+            session.logout().await;
             navigate(LOGIN_PATH, Default::default());
             busy.try_set(false);
         });
     };
     let dismiss = move || {
-        let absolute = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.absolute_expires_at));
+        let absolute = untrack(|| session.info().map(|i| i.absolute_expires_at));
         dismissed.set(absolute);
     };
 
@@ -169,7 +140,7 @@ pub fn SessionModal() -> impl IntoView {
             let is = |el: &Element| active.as_ref() == Some(el);
             let outside = active
                 .as_ref()
-                .and_then(|a| a.closest(&format!("[{MODAL_MARKER}]")).ok().flatten())
+                .and_then(|a| a.closest(MODAL_SELECTOR).ok().flatten())
                 .is_none();
             if ev.shift_key() && (outside || is(&first)) {
                 ev.prevent_default();

@@ -5,12 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wire::{AuditEvent, ErrorCode};
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
 use crate::display::{ellipsize, short_id, short_user_agent};
-use crate::session::use_auth;
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, use_session};
 
 const AUDIT: &str = "/api/admin/audit?limit=100";
 pub const ADMIN_ROLE: &str = "admin";
@@ -18,12 +16,11 @@ const NOT_ADMIN: &str = "You need the admin role to see this.";
 
 #[component]
 pub fn Audit() -> impl IntoView {
-    let auth = use_auth();
+    let session = use_session();
     let is_admin = move || {
-        auth.user.with(|u| {
-            u.as_ref()
-                .is_some_and(|u| u.roles.iter().any(|r| r == ADMIN_ROLE))
-        })
+        session
+            .user()
+            .is_some_and(|u| u.roles.iter().any(|r| r == ADMIN_ROLE))
     };
 
     view! {
@@ -48,7 +45,7 @@ pub fn Audit() -> impl IntoView {
 /// Mounted for admins only, so only admins ever call the API.
 #[component]
 fn AuditTable() -> impl IntoView {
-    let tokens = use_tokens();
+    let session = use_session();
     let events = RwSignal::new(None::<Vec<AuditEvent>>);
     let error = RwSignal::new(None::<String>);
     let loading = RwSignal::new(false);
@@ -58,9 +55,8 @@ fn AuditTable() -> impl IntoView {
             return;
         }
         loading.set(true);
-        let tokens = tokens.clone();
         spawn_local(async move {
-            match tokens.get::<Vec<AuditEvent>>(AUDIT).await {
+            match session.get::<Vec<AuditEvent>>(AUDIT).await {
                 Ok(list) => {
                     events.try_set(Some(list));
                     error.try_set(None);
@@ -91,10 +87,7 @@ fn AuditTable() -> impl IntoView {
                 class="secondary small"
                 disabled=move || loading.get()
                 aria-busy=move || loading.get().to_string()
-                on:click={
-                    let load = load.clone();
-                    move |_| load()
-                }
+                on:click=move |_| load()
             >
                 "Reload"
             </button>

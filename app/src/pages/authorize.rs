@@ -5,8 +5,8 @@
 //! back to the app with a code, or with an error. A request without a registered app
 //! and return address is explained here and goes nowhere.
 //!
-//! Self-contained on purpose: it needs only [`use_tokens`] (bearer calls with refresh)
-//! and the wire types, so it moves with the client whichever crate that lives in.
+//! It needs only the session crate's [`use_session`] (bearer calls with refresh) and the
+//! wire types.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,17 +16,15 @@ use wire::oauth::{
     describe_scope,
 };
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
-use crate::components::require_auth::RequireAuth;
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, RequireSession, use_session};
 
 #[component]
 pub fn Authorize() -> impl IntoView {
     view! {
-        <RequireAuth>
+        <RequireSession>
             <Consent />
-        </RequireAuth>
+        </RequireSession>
     }
 }
 
@@ -39,7 +37,7 @@ struct Ask {
 
 #[component]
 fn Consent() -> impl IntoView {
-    let tokens = use_tokens();
+    let session = use_session();
     let query = use_query_map();
     let ask = RwSignal::new(None::<Ask>);
     let error = RwSignal::new(None::<String>);
@@ -62,10 +60,9 @@ fn Consent() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     spawn_local({
-        let tokens = tokens.clone();
         async move {
             let path = format!("{AUTHORIZE_API}{raw_query}");
-            match tokens.get::<AuthorizePrompt>(&path).await {
+            match session.get::<AuthorizePrompt>(&path).await {
                 Ok(AuthorizePrompt::Consent {
                     client_name,
                     scopes,
@@ -87,8 +84,8 @@ fn Consent() -> impl IntoView {
         }
     });
 
-    // Shown inside a reactive closure, whose views must be `Send`; the token manager is
-    // not (single-threaded WASM), so the handler lives in a local `StoredValue`.
+    // Shown inside a reactive closure, whose views must be `Send`; the handler captures
+    // non-`Send` state (single-threaded WASM), so it lives in a local `StoredValue`.
     let answer = StoredValue::new_local(move |approve: bool| {
         if leaving.get_untracked() {
             return;
@@ -99,10 +96,9 @@ fn Consent() -> impl IntoView {
             params: params.clone(),
             approve,
         };
-        let tokens = tokens.clone();
         spawn_local(async move {
-            match tokens
-                .post_json::<_, AuthorizeResponse>(AUTHORIZE_API, &request)
+            match session
+                .post::<_, AuthorizeResponse>(AUTHORIZE_API, &request)
                 .await
             {
                 Ok(answer) => go_to(&answer.redirect_to),

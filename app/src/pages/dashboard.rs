@@ -1,5 +1,5 @@
 //! `/`: the protected page. Proves the token works by asking the server every 2 s, and
-//! shows when the session ends.
+//! shows the session's timeline.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -7,116 +7,64 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
+use leptos_token_session::{ApiError, use_session};
 use wire::User;
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
+use crate::components::timeline::SessionTimeline;
 use crate::hooks::use_interval;
-use crate::navigation::LOGIN_PATH;
-use crate::schedule::format_countdown;
-use crate::session::use_auth;
-use crate::token::use_tokens;
 
 const ME: &str = "/api/me";
 const VERIFY_EVERY: Duration = Duration::from_secs(2);
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let auth = use_auth();
-    let tokens = use_tokens();
-    let navigate = use_navigate();
+    let session = use_session();
 
     let checks = RwSignal::new(0u32);
     let last_check = RwSignal::new(None::<String>);
     let permissions = RwSignal::new(Vec::<String>::new());
     let error = RwSignal::new(None::<String>);
-    let logging_out = RwSignal::new(false);
 
-    // `GET /api/me` through the token manager, which refreshes and retries as needed.
+    // `GET /api/me` through the session, which refreshes and retries as needed.
     // One check at a time: a slow answer must not pile up requests behind it.
     let busy = Rc::new(Cell::new(false));
-    let verify = {
-        let tokens = tokens.clone();
-        move || {
-            if busy.replace(true) {
-                return;
-            }
-            let (tokens, busy) = (tokens.clone(), busy.clone());
-            spawn_local(async move {
-                match tokens.get::<User>(ME).await {
-                    Ok(user) => {
-                        checks.try_update(|n| *n += 1);
-                        last_check.try_set(Some(clock_time()));
-                        permissions.try_set(user.permissions);
-                        error.try_set(None);
-                    }
-                    // Signed out meanwhile (logout, or the session ended): the guard
-                    // takes the user to the login page, which says why.
-                    Err(ApiError::SignedOut) => {}
-                    Err(err) => {
-                        error.try_set(Some(format!("Could not verify your session: {err}")));
-                    }
-                }
-                busy.set(false);
-            });
+    let verify = move || {
+        if busy.replace(true) {
+            return;
         }
+        let busy = busy.clone();
+        spawn_local(async move {
+            match session.get::<User>(ME).await {
+                Ok(user) => {
+                    checks.try_update(|n| *n += 1);
+                    last_check.try_set(Some(clock_time()));
+                    permissions.try_set(user.permissions);
+                    error.try_set(None);
+                }
+                // Signed out meanwhile (logout, or the session ended): the guard takes
+                // the user to the login page, which says why.
+                Err(ApiError::SignedOut) => {}
+                Err(err) => {
+                    error.try_set(Some(format!("Could not verify your session: {err}")));
+                }
+            }
+            busy.set(false);
+        });
     };
     verify();
     use_interval(VERIFY_EVERY, verify);
 
-    let now = RwSignal::new(js_sys::Date::now());
-    use_interval(Duration::from_secs(1), move || now.set(js_sys::Date::now()));
-    let countdown = move || {
-        auth.session_end_local_ms()
-            .map(|end| format_countdown(end - now.get()))
-    };
-
-    let username = move || auth.user.with(|u| u.as_ref().map(|u| u.username.clone()));
-    let roles = move || {
-        auth.user
-            .with(|u| u.as_ref().map(|u| u.roles.clone()).unwrap_or_default())
-    };
-
-    let on_logout = move |_| {
-        if logging_out.get_untracked() {
-            return;
-        }
-        logging_out.set(true);
-        let (tokens, navigate) = (tokens.clone(), navigate.clone());
-        spawn_local(async move {
-            tokens.logout().await;
-            navigate(LOGIN_PATH, Default::default());
-        });
+    let username = move || session.user().map(|u| u.username);
+    let roles = move || session.user().map(|u| u.roles).unwrap_or_default();
+    let checks_text = move || match checks.get() {
+        1 => "once".to_owned(),
+        n => format!("{n} times"),
     };
 
     view! {
         <section class="card" aria-labelledby="dashboard-title">
-            <div class="card-head">
-                <h1 id="dashboard-title">
-                    "Welcome, " <span data-testid="username">{username}</span>
-                </h1>
-                <button
-                    type="button"
-                    class="secondary"
-                    data-testid="logout"
-                    disabled=move || logging_out.get()
-                    on:click=on_logout
-                >
-                    "Log out"
-                </button>
-            </div>
-
-            {move || {
-                countdown()
-                    .map(|left| {
-                        view! {
-                            <p class="countdown" data-testid="countdown">
-                                "Session expires in " <strong>{left}</strong>
-                            </p>
-                        }
-                    })
-            }}
+            <h1 id="dashboard-title">"Welcome, " <span data-testid="username">{username}</span></h1>
 
             <dl class="facts">
                 <div>
@@ -144,8 +92,10 @@ pub fn Dashboard() -> impl IntoView {
                 <div>
                     <dt>"Server checks"</dt>
                     <dd>
-                        "Verified with the server " <span data-testid="me-checks">{move || checks.get()}</span>
-                        " times"
+                        "Verified with the server "
+                        <span data-testid="me-checks" data-count=move || checks.get()>
+                            {checks_text}
+                        </span>
                         {move || {
                             last_check
                                 .get()
@@ -161,6 +111,8 @@ pub fn Dashboard() -> impl IntoView {
             </dl>
 
             <ErrorAlert message=error testid="error" />
+
+            <SessionTimeline />
         </section>
     }
 }

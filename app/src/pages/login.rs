@@ -7,16 +7,13 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use wire::{ErrorCode, LoginClient, LoginRequest};
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
-use crate::navigation::safe_next;
-use crate::session::{AuthStatus, use_auth};
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, use_session};
+use leptos_token_session::{Status, safe_next};
 
 #[component]
 pub fn Login() -> impl IntoView {
-    let auth = use_auth();
-    let tokens = use_tokens();
+    let session = use_session();
     let query = use_query_map();
     let navigate = use_navigate();
 
@@ -28,7 +25,7 @@ pub fn Login() -> impl IntoView {
 
     // Signed in (just now, or already when arriving here): go where the user was going.
     Effect::new(move |_| {
-        if auth.status.get() == AuthStatus::SignedIn {
+        if session.status() == Status::SignedIn {
             let next = query.with_untracked(|q| safe_next(q.get_str("next")).to_owned());
             navigate(
                 &next,
@@ -53,9 +50,8 @@ pub fn Login() -> impl IntoView {
             remember_me: remember_me.get_untracked(),
             client: LoginClient::Browser,
         };
-        let tokens = tokens.clone();
         spawn_local(async move {
-            let result = tokens.login(&request).await;
+            let result = session.login(&request).await;
             // The password has done its job; do not keep it in memory any longer.
             password.try_set(String::new());
             if let Err(err) = result {
@@ -69,8 +65,8 @@ pub fn Login() -> impl IntoView {
         <section class="card narrow" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
             {move || {
-                auth.notice
-                    .get()
+                session
+                    .notice()
                     .map(|notice| {
                         view! {
                             <p class="notice" role="status" data-testid="notice">

@@ -6,18 +6,17 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wire::{ChangePasswordRequest, ErrorCode};
 
-use crate::api::ApiError;
 use crate::components::ErrorAlert;
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, use_session};
 
 const PASSWORD: &str = "/api/auth/password";
 /// The server's rule, checked here first so the user hears it before a round trip.
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Why the new password cannot be sent, if it cannot.
 pub fn check_new_password(new: &str, confirm: &str) -> Result<(), &'static str> {
     if new.chars().count() < MIN_PASSWORD_CHARS {
-        Err("The new password must be at least 8 characters long.")
+        Err("The new password must be at least 12 characters long.")
     } else if new != confirm {
         Err("The new password and its confirmation do not match.")
     } else {
@@ -27,7 +26,7 @@ pub fn check_new_password(new: &str, confirm: &str) -> Result<(), &'static str> 
 
 #[component]
 pub fn Password() -> impl IntoView {
-    let tokens = use_tokens();
+    let session = use_session();
 
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
@@ -52,9 +51,8 @@ pub fn Password() -> impl IntoView {
             current_password: current.get_untracked(),
             new_password: new.get_untracked(),
         };
-        let tokens = tokens.clone();
         spawn_local(async move {
-            match tokens.post_json::<_, ()>(PASSWORD, &request).await {
+            match session.post::<_, ()>(PASSWORD, &request).await {
                 Ok(()) => {
                     // Done with them: passwords do not stay in memory or on screen.
                     for field in [current, new, confirm] {
@@ -111,7 +109,7 @@ pub fn Password() -> impl IntoView {
                         bind:value=new
                     />
                     <small id="new-password-hint" class="hint">
-                        "At least 8 characters."
+                        "At least 12 characters; a few unrelated words make a strong one."
                     </small>
                 </div>
                 <div class="field">
@@ -163,14 +161,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn new_password_needs_eight_characters_and_a_matching_confirmation() {
+    fn new_password_needs_twelve_characters_and_a_matching_confirmation() {
         assert!(check_new_password("short", "short").is_err());
-        // Characters, not bytes: 7 characters in 14 bytes is still too short.
-        assert!(check_new_password("ééééééé", "ééééééé").is_err());
+        // Characters, not bytes: 11 characters in 22 bytes is still too short.
+        assert!(check_new_password("ééééééééééé", "ééééééééééé").is_err());
         assert_eq!(
-            check_new_password("long enough", "long enougH"),
+            check_new_password("long enough words", "long enough wordS"),
             Err("The new password and its confirmation do not match.")
         );
-        assert_eq!(check_new_password("long enough", "long enough"), Ok(()));
+        assert_eq!(
+            check_new_password("long enough words", "long enough words"),
+            Ok(())
+        );
     }
 }

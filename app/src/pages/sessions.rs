@@ -9,12 +9,11 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use wire::{ErrorCode, SessionSummary};
 
-use crate::api::ApiError;
+use crate::LOGIN_PATH;
 use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
 use crate::display::short_user_agent;
-use crate::navigation::LOGIN_PATH;
-use crate::token::use_tokens;
+use leptos_token_session::{ApiError, use_session};
 
 const SESSIONS: &str = "/api/auth/sessions";
 
@@ -22,7 +21,7 @@ type Revoke = StoredValue<Box<dyn Fn(String)>, LocalStorage>;
 
 #[component]
 pub fn Sessions() -> impl IntoView {
-    let tokens = use_tokens();
+    let session = use_session();
     let navigate = use_navigate();
 
     let sessions = RwSignal::new(None::<Vec<SessionSummary>>);
@@ -35,13 +34,12 @@ pub fn Sessions() -> impl IntoView {
     // bring back a session that was revoked meanwhile.
     let latest = Rc::new(Cell::new(0u32));
     let load = {
-        let tokens = tokens.clone();
         move || {
             let seq = latest.get().wrapping_add(1);
             latest.set(seq);
-            let (tokens, latest) = (tokens.clone(), latest.clone());
+            let latest = latest.clone();
             spawn_local(async move {
-                let result = tokens.get::<Vec<SessionSummary>>(SESSIONS).await;
+                let result = session.get::<Vec<SessionSummary>>(SESSIONS).await;
                 if latest.get() != seq {
                     return;
                 }
@@ -65,16 +63,16 @@ pub fn Sessions() -> impl IntoView {
     // Rows are rendered by `<For>`, whose children must be `Send`; the manager is not
     // (single-threaded WASM), so the handler lives in a local `StoredValue`.
     let revoke: Revoke = StoredValue::new_local(Box::new({
-        let (tokens, load) = (tokens.clone(), load.clone());
+        let load = load.clone();
         move |id: String| {
             if revoking.get_untracked().is_some() {
                 return;
             }
             revoking.set(Some(id.clone()));
             error.set(None);
-            let (tokens, load) = (tokens.clone(), load.clone());
+            let load = load.clone();
             spawn_local(async move {
-                match tokens.delete(&format!("{SESSIONS}/{id}")).await {
+                match session.delete(&format!("{SESSIONS}/{id}")).await {
                     // Already ended elsewhere: the reload shows it gone.
                     Ok(())
                     | Err(ApiError::Http {
@@ -98,9 +96,9 @@ pub fn Sessions() -> impl IntoView {
         }
         ending_all.set(true);
         error.set(None);
-        let (tokens, navigate) = (tokens.clone(), navigate.clone());
+        let navigate = navigate.clone();
         spawn_local(async move {
-            match tokens.logout_everywhere().await {
+            match session.logout_everywhere().await {
                 Ok(()) => navigate(LOGIN_PATH, Default::default()),
                 Err(ApiError::SignedOut) => {}
                 Err(err) => {

@@ -124,20 +124,19 @@ impl Engine {
             } else {
                 session.idle_expires_at
             };
+            // The rotation and its audit record commit together.
+            let record = event(audit::REFRESH, client)
+                .user(&user.id)
+                .session(&session.id);
             match self
                 .store
-                .rotate(&row.hash, &next_hash, &session.id, now, idle_end)
+                .rotate(&row.hash, &next_hash, &session.id, now, idle_end, &record)
                 .await?
             {
                 Rotation::Rotated => {
+                    crate::metrics::record_audit(audit::REFRESH);
                     session.idle_expires_at = idle_end;
                     session.last_used_at = now;
-                    self.audit(
-                        event(audit::REFRESH, client)
-                            .user(&user.id)
-                            .session(&session.id),
-                    )
-                    .await;
                     return self.issue(&user, &session, next, now);
                 }
                 // A concurrent request won; answer as it did.

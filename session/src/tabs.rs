@@ -9,14 +9,17 @@
 //!   over a fresher token; if so it uses that one. The lock holder posts the new token on
 //!   the channel *before* releasing the lock.
 //! - **Bounded wait.** Browsers release the locks of closed or crashed tabs themselves; a
-//!   tab that hangs while holding the lock is waited for [`LOCK_WAIT`], then the lock is
-//!   stolen (`steal: true`). Where Web Locks are missing the refresh runs unlocked (the
+//!   tab that hangs while holding the lock is waited for a bounded time (half the server's
+//!   grace period, [`crate::schedule::lock_wait_ms`]), then the lock is stolen
+//!   (`steal: true`). The holder's own request is aborted sooner than that. Where Web Locks are missing the refresh runs unlocked (the
 //!   server's grace period still makes a concurrent refresh harmless).
 //! - **In memory only.** The token travels in a channel message (structured clone between
 //!   same-origin documents), never through localStorage, sessionStorage or a cookie.
 //! - Login, logout, "session ended" and user activity reach every tab as [`Message`]s, and
 //!   a new tab asks the others for the token ([`Message::Hello`]) before its own silent
-//!   refresh.
+//!   refresh — only when another tab exists: each tab holds a shared presence lock
+//!   ([`PRESENCE_LOCK`]), and `navigator.locks.query()` tells a new tab whether any is
+//!   held, so a tab alone starts without waiting.
 //!
 //! The token manager (`token.rs`) decides what to do with the messages; this module only
 //! moves them and holds the lock.
@@ -28,7 +31,6 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use futures::future::{Either, select};
-use leptos::prelude::set_timeout;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
@@ -39,21 +41,24 @@ use wire::{EndReason, SessionInfo, User};
 
 /// Name of the channel every tab of the origin joins.
 pub const CHANNEL_NAME: &str = "auth";
-/// Name of the Web Lock held around `POST /api/auth/refresh` (and login).
+/// Name of the Web Lock held around `POST /api/auth/refresh` (and login, logout).
 pub const REFRESH_LOCK: &str = "auth-refresh";
-/// Longest wait for the lock before it is taken from a tab that seems hung.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Name of the Web Lock every open tab holds in shared mode, for as long as it lives.
+pub const PRESENCE_LOCK: &str = "auth-tab";
 /// How long a new tab waits for another tab to answer its [`Message::Hello`].
 pub const HELLO_WAIT: Duration = Duration::from_millis(300);
 /// How long a tab that waited for the lock waits for the previous holder's token message
 /// (posted before the release, but channel and lock are separate task sources).
 pub const HANDOFF_WAIT: Duration = Duration::from_millis(300);
-/// User activity is posted to the other tabs at most this often.
-pub const ACTIVITY_THROTTLE_MS: f64 = 15_000.0;
+/// User activity is posted to the other tabs at most this often (the last one of a
+/// burst follows at the end of the interval).
+pub const ACTIVITY_THROTTLE_MS: f64 = 5_000.0;
 
-/// What tabs tell each other. Sent as JSON text.
+/// What tabs tell each other. Sent as JSON text, externally tagged (`"hello"`,
+/// `{"token":{…}}`): an internally tagged enum buffers every message into serde's
+/// `Content` first, which cost 16 KB of WASM here.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Message {
     /// A fresh access token, after a refresh or a login, or in answer to a `Hello`.
     Token(SharedToken),
@@ -61,17 +66,23 @@ pub enum Message {
     Hello,
     /// The user logged out in some tab: every tab signs out.
     LoggedOut,
+    /// A tab asked the server about the session (`GET /api/auth/session`): new ends.
+    Status {
+        session: SessionInfo,
+        server_offset_ms: f64,
+    },
     /// A refresh (or a call) found the session over: every tab signs out, saying why.
     SessionEnded {
         reason: Option<EndReason>,
         notice: Option<String>,
     },
-    /// Pointer or key activity in some tab (throttled).
-    Activity,
+    /// Pointer, key or focus activity in some tab (throttled), at this wall-clock time.
+    Activity { at_ms: f64 },
 }
 
 impl Message {
     pub fn encode(&self) -> String {
+        // Plain data of our own: serialising it cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 
@@ -96,13 +107,24 @@ pub enum TokenSource {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SharedToken {
     pub source: TokenSource,
+    /// The sending tab's id (for the session timeline).
+    pub tab: String,
     pub access_token: String,
     /// The token's whole lifetime (the server's `expires_in`), ms.
     pub ttl_ms: f64,
     /// How old the token was when posted, ms.
     pub age_ms: f64,
-    /// Server clock minus local clock; tabs of one browser share the wall clock.
-    pub clock_offset_ms: f64,
+    /// `exp` of the token (server Unix seconds), to see whether it was cut to an end.
+    pub expires_at: i64,
+    /// Server clock minus local wall clock; tabs of one browser share the wall clock.
+    pub server_offset_ms: f64,
+    /// The idle lifetime the server grants after activity, as far as known (ms).
+    pub idle_window_ms: f64,
+    /// The server's grace period, seconds.
+    pub refresh_grace: u64,
+    /// Whether the refresh that fetched it reported activity, and when it was sent.
+    pub active: bool,
+    pub sent_at_ms: f64,
     pub session: SessionInfo,
     pub user: User,
 }
@@ -185,6 +207,10 @@ extern "C" {
         options: &JsValue,
         callback: &JsValue,
     ) -> Result<js_sys::Promise, JsValue>;
+
+    /// `navigator.locks.query()`: the locks held and waited for, by name.
+    #[wasm_bindgen(method, catch)]
+    fn query(this: &LockManager) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn lock_manager() -> Option<LockManager> {
@@ -200,7 +226,7 @@ pub enum Grant {
     Free,
     /// Another tab held it and released it: it has probably just refreshed.
     AfterWait,
-    /// Taken from a tab that held it longer than [`LOCK_WAIT`].
+    /// Taken from a tab that held it longer than the bounded wait.
     Stolen,
     /// No Web Locks here, or the request failed: running without the lock.
     Unlocked,
@@ -211,10 +237,11 @@ enum Mode {
     IfAvailable,
     Wait,
     Steal,
+    Shared,
 }
 
 /// A granted lock; dropping it releases it.
-struct Held {
+pub struct Held {
     release: js_sys::Function,
 }
 
@@ -227,7 +254,7 @@ impl Drop for Held {
 /// Requests the lock; resolves to `Ok(None)` when `IfAvailable` finds it taken, `Err` when
 /// the request failed. If the future is dropped before the grant, a later grant is
 /// released at once.
-async fn acquire(locks: &LockManager, mode: Mode) -> Result<Option<Held>, ()> {
+async fn acquire(locks: &LockManager, name: &str, mode: Mode) -> Result<Option<Held>, ()> {
     let (tx, rx) = oneshot::channel::<Option<Held>>();
     let tx = Rc::new(RefCell::new(Some(tx)));
     let callback = {
@@ -253,13 +280,20 @@ async fn acquire(locks: &LockManager, mode: Mode) -> Result<Option<Held>, ()> {
     let flag = match mode {
         Mode::IfAvailable => Some("ifAvailable"),
         Mode::Steal => Some("steal"),
-        Mode::Wait => None,
+        Mode::Wait | Mode::Shared => None,
     };
     if let Some(flag) = flag {
         let _ = js_sys::Reflect::set(&options, &JsValue::from_str(flag), &JsValue::TRUE);
     }
+    if matches!(mode, Mode::Shared) {
+        let _ = js_sys::Reflect::set(
+            &options,
+            &JsValue::from_str("mode"),
+            &JsValue::from_str("shared"),
+        );
+    }
     let request = locks
-        .request(REFRESH_LOCK, &options, &callback)
+        .request(name, &options, &callback)
         .map_err(|err| leptos::logging::warn!("Web Locks request failed: {err:?}"))?;
     // The request's promise settles when the lock is released, or rejects if it could not
     // be granted or was stolen. Awaiting it keeps a rejection from being "unhandled" and
@@ -272,8 +306,9 @@ async fn acquire(locks: &LockManager, mode: Mode) -> Result<Option<Held>, ()> {
     rx.await.map_err(|_| ())
 }
 
-/// Runs `work` while this tab holds [`REFRESH_LOCK`], telling it how the lock was got.
-pub async fn with_refresh_lock<T, F, Fut>(work: F) -> T
+/// Runs `work` while this tab holds [`REFRESH_LOCK`], telling it how the lock was got;
+/// waits at most `wait` for a tab that holds it.
+pub async fn with_refresh_lock<T, F, Fut>(wait: Duration, work: F) -> T
 where
     F: FnOnce(Grant) -> Fut,
     Fut: Future<Output = T>,
@@ -281,18 +316,18 @@ where
     let Some(locks) = lock_manager() else {
         return work(Grant::Unlocked).await;
     };
-    let (held, grant) = match acquire(&locks, Mode::IfAvailable).await {
+    let (held, grant) = match acquire(&locks, REFRESH_LOCK, Mode::IfAvailable).await {
         Ok(Some(held)) => (Some(held), Grant::Free),
         Ok(None) => {
-            let waiting = Box::pin(acquire(&locks, Mode::Wait));
-            match select(waiting, Box::pin(sleep(LOCK_WAIT))).await {
+            let waiting = Box::pin(acquire(&locks, REFRESH_LOCK, Mode::Wait));
+            match select(waiting, Box::pin(sleep(wait))).await {
                 Either::Left((Ok(Some(held)), _)) => (Some(held), Grant::AfterWait),
                 Either::Left(_) => (None, Grant::Unlocked),
                 Either::Right(_) => {
                     // No refresh takes this long: the holder is hung. Its tab's request
                     // is aborted and the lock is ours.
                     leptos::logging::warn!("the refresh lock was held too long; taking it over");
-                    match acquire(&locks, Mode::Steal).await {
+                    match acquire(&locks, REFRESH_LOCK, Mode::Steal).await {
                         Ok(Some(held)) => (Some(held), Grant::Stolen),
                         _ => (None, Grant::Unlocked),
                     }
@@ -306,16 +341,40 @@ where
     result
 }
 
-/// Resolves after `duration` (a `setTimeout`).
+/// Resolves after `duration` (a `gloo-timers` timeout).
 pub async fn sleep(duration: Duration) {
-    let (tx, rx) = oneshot::channel::<()>();
-    set_timeout(
-        move || {
-            let _ = tx.send(());
-        },
-        duration,
-    );
-    let _ = rx.await;
+    gloo_timers::future::sleep(duration).await;
+}
+
+/// Whether another tab of this origin is open (holds the presence lock). Asked before
+/// this tab takes its own; `false` where Web Locks are missing (then nobody waits).
+pub async fn another_tab_exists() -> bool {
+    let Some(locks) = lock_manager() else {
+        return false;
+    };
+    let Ok(promise) = locks.query() else {
+        return false;
+    };
+    let Ok(snapshot) = JsFuture::from(promise).await else {
+        return false;
+    };
+    let held = js_sys::Reflect::get(&snapshot, &JsValue::from_str("held")).unwrap_or_default();
+    js_sys::Array::from(&held).iter().any(|lock| {
+        js_sys::Reflect::get(&lock, &JsValue::from_str("name"))
+            .ok()
+            .and_then(|name| name.as_string())
+            .is_some_and(|name| name == PRESENCE_LOCK)
+    })
+}
+
+/// Takes this tab's share of the presence lock, held until the returned value is dropped
+/// (in practice: until the tab closes, when the browser releases it).
+pub async fn hold_presence() -> Option<Held> {
+    let locks = lock_manager()?;
+    acquire(&locks, PRESENCE_LOCK, Mode::Shared)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -325,10 +384,16 @@ mod tests {
     fn token(source: TokenSource) -> SharedToken {
         SharedToken {
             source,
+            tab: "t1".into(),
             access_token: "eyJ.test.token".into(),
             ttl_ms: 3_000.0,
             age_ms: 100.0,
-            clock_offset_ms: -250.0,
+            expires_at: 1_000,
+            server_offset_ms: -250.0,
+            idle_window_ms: 1_800_000.0,
+            refresh_grace: 10,
+            active: true,
+            sent_at_ms: 5.0,
             session: SessionInfo {
                 id: "s1".into(),
                 idle_expires_at: 1_000,
@@ -365,9 +430,9 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(Message::Hello.encode(), r#"{"type":"hello"}"#);
+        assert_eq!(Message::Hello.encode(), r#""hello""#);
         assert!(matches!(
-            Message::decode(r#"{"type":"logged_out"}"#),
+            Message::decode(r#""logged_out""#),
             Some(Message::LoggedOut)
         ));
     }
@@ -375,7 +440,7 @@ mod tests {
     #[test]
     fn foreign_messages_are_ignored() {
         assert!(Message::decode("hello").is_none());
-        assert!(Message::decode(r#"{"type":"something_else"}"#).is_none());
+        assert!(Message::decode(r#"{"something_else":{}}"#).is_none());
         assert!(Message::decode("").is_none());
     }
 

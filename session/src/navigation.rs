@@ -3,8 +3,6 @@
 //! Pure string handling, tested natively. The `next` parameter comes from the URL, so
 //! anyone can craft it: only same-origin paths are followed, never another site.
 
-/// Route that needs no sign-in and takes the user back afterwards.
-pub const LOGIN_PATH: &str = "/login";
 /// Where a user lands when there is no (acceptable) `next`.
 pub const HOME_PATH: &str = "/";
 
@@ -28,8 +26,8 @@ pub fn safe_next(next: Option<&str>) -> &str {
 }
 
 /// The login URL that returns to `path` (path, query and hash of the current page).
-pub fn login_url(path: &str) -> String {
-    format!("{LOGIN_PATH}?next={}", encode_component(path))
+pub fn login_url(login_path: &str, path: &str) -> String {
+    format!("{login_path}?next={}", encode_component(path))
 }
 
 /// `encodeURIComponent`, without calling into JavaScript.
@@ -86,9 +84,9 @@ mod tests {
 
     #[test]
     fn login_url_encodes_the_return_path() {
-        assert_eq!(login_url("/"), "/login?next=%2F");
+        assert_eq!(login_url("/login", "/"), "/login?next=%2F");
         assert_eq!(
-            login_url("/a b?x=1&y=ü"),
+            login_url("/login", "/a b?x=1&y=ü"),
             "/login?next=%2Fa%20b%3Fx%3D1%26y%3D%C3%BC"
         );
     }

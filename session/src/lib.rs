@@ -1,0 +1,411 @@
+//! `leptos-token-session`: the session client of a Leptos CSR app, for servers that issue
+//! short-lived access tokens and rotating HttpOnly refresh cookies (the server of this
+//! repository, whose wire types are the [`wire`] crate).
+//!
+//! What it does for the app, with no token ever in the app's hands or in storage:
+//!
+//! - keeps the access token in memory and refreshes it silently before it expires, on
+//!   clocks that a wrong or jumping wall clock cannot fool;
+//! - restores the session on load from the refresh cookie (only when the server's hint
+//!   cookie says there is one), and says "Reconnecting…" rather than signing out when the
+//!   server cannot be reached;
+//! - keeps the tabs of the browser in step: one refresh per expiry under a Web Lock, the
+//!   token handed over a `BroadcastChannel`, login, logout and session ends everywhere;
+//! - makes idle mean idle: only real activity (pointer, key, focus, in any tab) extends
+//!   the session, warns before the end, and signs out at the end once the server agrees;
+//! - stays calm when things fail: a browser-wide backoff gate with jitter, `Retry-After`
+//!   and a circuit breaker; request timeouts inside the server's grace period; a logout
+//!   made offline is sent before anything else;
+//! - makes every authenticated call: bearer attached, one refresh and one retry on
+//!   `401 token_expired`.
+//!
+//! HTTP goes through `gloo-net`, timers through `gloo-timers`.
+//!
+//! # The API
+//!
+//! - [`provide_session`] once, at the root of the app;
+//! - [`use_session`] anywhere below for the [`Session`] handle: read [`Session::status`],
+//!   [`Session::user`], the countdown ([`Session::remaining_ms`]) and the warning
+//!   ([`Session::warning`]); [`Session::login`] / [`Session::logout`];
+//!   [`Session::get`] / [`Session::post`] / [`Session::delete`] for authenticated calls;
+//! - [`RequireSession`] around a route's view to guard it (inside a `<Router>`: it
+//!   sends a signed-out user to the login page with `?next=` to come back).
+//!
+//! Tests: `cargo test -p leptos-token-session` runs the pure logic (timing, the gate,
+//! the clock, messages) natively; the browser behaviour is tested end to end by the
+//! Playwright suite of this repository (`end2end/tests/`).
+//!
+//! # A complete minimal app
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use leptos::task::spawn_local;
+//! use leptos_router::components::{Route, Router, Routes};
+//! use leptos_router::path;
+//! use leptos_token_session::{
+//!     RequireSession, SessionConfig, Status, provide_session, use_session,
+//! };
+//! use wire::{LoginRequest, User};
+//!
+//! #[component]
+//! fn App() -> impl IntoView {
+//!     view! {
+//!         <Router>
+//!             <Root />
+//!         </Router>
+//!     }
+//! }
+//!
+//! #[component]
+//! fn Root() -> impl IntoView {
+//!     // Inside the router: the guard navigates to the login page.
+//!     let session = provide_session(SessionConfig::default());
+//!     view! {
+//!         <Show
+//!             when=move || !matches!(session.status(), Status::Restoring | Status::Reconnecting)
+//!             fallback=|| "Restoring your session…"
+//!         >
+//!             <Routes fallback=|| "Not found">
+//!                 <Route path=path!("/login") view=Login />
+//!                 <Route
+//!                     path=path!("/")
+//!                     view=|| view! { <RequireSession><Home /></RequireSession> }
+//!                 />
+//!             </Routes>
+//!         </Show>
+//!     }
+//! }
+//!
+//! #[component]
+//! fn Login() -> impl IntoView {
+//!     let session = use_session();
+//!     let sign_in = move |_| {
+//!         spawn_local(async move {
+//!             let request = LoginRequest {
+//!                 username: "alice".into(),
+//!                 password: "alice-password".into(),
+//!                 remember_me: false,
+//!             };
+//!             // On success the status becomes `SignedIn` (in every tab).
+//!             let _ = session.login(&request).await;
+//!         });
+//!     };
+//!     view! {
+//!         <p>{move || session.notice()}</p>
+//!         <button on:click=sign_in>"Sign in"</button>
+//!     }
+//! }
+//!
+//! #[component]
+//! fn Home() -> impl IntoView {
+//!     let session = use_session();
+//!     // An authenticated call: the token is attached (and refreshed) by the session.
+//!     let me = LocalResource::new(move || async move { session.get::<User>("/api/me").await });
+//!     view! {
+//!         <p>"Hello, " {move || session.user().map(|u| u.username)}</p>
+//!         <p>{move || me.get().and_then(|r| r.ok()).map(|u| u.roles.join(", "))}</p>
+//!         <p>"Session ends in " {move || session.remaining_ms().map(|ms| (ms / 1000.0).ceil())} " s"</p>
+//!         <button on:click=move |_| spawn_local(async move { session.logout().await })>
+//!             "Log out"
+//!         </button>
+//!     }
+//! }
+//!
+//! fn main() {
+//!     leptos::mount::mount_to_body(App);
+//! }
+//! ```
+
+mod clock;
+mod gate;
+mod http;
+mod manager;
+mod navigation;
+mod schedule;
+mod state;
+mod storage;
+mod tabs;
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_navigate};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use web_sys::VisibilityState;
+use wire::{LoginRequest, SessionInfo, User};
+
+pub use crate::http::ApiError;
+pub use crate::navigation::safe_next;
+pub use crate::schedule::SessionWarning;
+pub use crate::state::{RefreshBy, RefreshRecord, SessionEvent, Status, TokenTimes};
+
+use crate::manager::Manager;
+use crate::state::Signals;
+
+/// How the session client is set up; [`Default`] suits an app served with its API.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Origin (and path prefix) of the auth routes; `""` for the page's own origin.
+    pub api_base: &'static str,
+    /// Where [`RequireSession`] sends a signed-out user (with `?next=` to come back).
+    pub login_path: &'static str,
+    /// A CSS selector: pointer and key events inside matching elements are not activity
+    /// (a "Stay signed in?" dialog must not keep the session alive by itself).
+    pub ignore_activity_in: Option<&'static str>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "",
+            login_path: "/login",
+            ignore_activity_in: None,
+        }
+    }
+}
+
+/// The session handle: `Copy`, reactive where it reads signals.
+#[derive(Clone, Copy)]
+pub struct Session {
+    sig: Signals,
+    manager: StoredValue<Manager, LocalStorage>,
+    login_path: &'static str,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("status", &self.sig.status.get_untracked())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the session client for this app and provides it to everything below; call
+/// once, at the root. Starts the restore at once (no request without the server's
+/// session hint cookie).
+pub fn provide_session(config: SessionConfig) -> Session {
+    let sig = Signals::new();
+    let manager = Manager::new(sig, config.api_base, config.ignore_activity_in);
+    let session = Session {
+        sig,
+        manager: StoredValue::new_local(manager.clone()),
+        login_path: config.login_path,
+    };
+    provide_context(session);
+    listen(&manager);
+    manager.start();
+    session
+}
+
+/// The session provided by [`provide_session`].
+pub fn use_session() -> Session {
+    use_context::<Session>().expect("provide_session() is called at the root of the app")
+}
+
+impl Session {
+    fn manager(&self) -> Manager {
+        self.manager.get_value()
+    }
+
+    /// Where the tab stands (reactive).
+    pub fn status(&self) -> Status {
+        self.sig.status.get()
+    }
+
+    pub fn is_signed_in(&self) -> bool {
+        self.status() == Status::SignedIn
+    }
+
+    /// The signed-in user (reactive).
+    pub fn user(&self) -> Option<User> {
+        self.sig.user.get()
+    }
+
+    /// The session's id and ends (server Unix seconds; reactive).
+    pub fn info(&self) -> Option<SessionInfo> {
+        self.sig.info.get()
+    }
+
+    /// Why the last session ended, for the login page (reactive).
+    pub fn notice(&self) -> Option<String> {
+        self.sig.notice.get()
+    }
+
+    /// Refreshes fail for a reason that may pass (offline, server trouble); the session is
+    /// kept and retried meanwhile (reactive).
+    pub fn reconnecting(&self) -> bool {
+        self.sig.reconnecting.get()
+    }
+
+    /// Server time now (ms), updated every second (reactive): a wall clock that is set
+    /// does not move it.
+    pub fn server_now_ms(&self) -> f64 {
+        self.sig.server_now_ms.get()
+    }
+
+    /// A server time (ms) on the user's wall clock, for display.
+    pub fn to_local_ms(&self, server_ms: f64) -> f64 {
+        server_ms - self.sig.server_offset_ms.get()
+    }
+
+    /// Time left until the session's first end, idle or absolute (reactive, every second).
+    pub fn remaining_ms(&self) -> Option<f64> {
+        let now = self.server_now_ms();
+        self.sig.info.with(|info| {
+            info.as_ref()
+                .map(|i| i.idle_expires_at.min(i.absolute_expires_at) as f64 * 1_000.0 - now)
+        })
+    }
+
+    /// What the session-end dialog should offer now, if anything (reactive).
+    pub fn warning(&self) -> Option<SessionWarning> {
+        if self.status() != Status::SignedIn {
+            return None;
+        }
+        let now = self.server_now_ms();
+        let lead = schedule::warning_lead_ms(self.sig.idle_window_ms.get());
+        self.sig.info.with(|info| {
+            let info = info.as_ref()?;
+            schedule::session_warning(
+                now,
+                info.idle_expires_at as f64 * 1_000.0,
+                info.absolute_expires_at as f64 * 1_000.0,
+                lead,
+            )
+        })
+    }
+
+    /// The current access token's life on the server clock (reactive), for a timeline.
+    pub fn token_times(&self) -> Option<TokenTimes> {
+        self.sig.token.get()
+    }
+
+    /// The latest successful refreshes, newest first (reactive).
+    pub fn recent_refreshes(&self) -> Vec<RefreshRecord> {
+        self.sig.refreshes.get()
+    }
+
+    /// The latest event worth telling the user, numbered (reactive): for toasts.
+    pub fn last_event(&self) -> Option<(u32, SessionEvent)> {
+        self.sig.event.get()
+    }
+
+    /// Signs in with a password; on success the status becomes `SignedIn` in every tab.
+    pub async fn login(&self, request: &LoginRequest) -> Result<(), ApiError> {
+        self.manager().login(request).await
+    }
+
+    /// Signs out here and in every tab; the server is told now or, if it cannot be
+    /// reached, before anything else later.
+    pub async fn logout(&self) {
+        self.manager().logout().await;
+    }
+
+    /// Ends every session of the user, on every device.
+    pub async fn logout_everywhere(&self) -> Result<(), ApiError> {
+        self.manager().logout_everywhere().await
+    }
+
+    /// Extends the idle end now ("Stay signed in").
+    pub async fn stay_signed_in(&self) -> Result<(), ApiError> {
+        self.manager().stay_signed_in().await
+    }
+
+    /// `GET` a JSON resource as the signed-in user.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.manager().get(path).await
+    }
+
+    /// `POST` `body` as JSON as the signed-in user; `T = ()` for `204 No Content`.
+    pub async fn post<B, T>(&self, path: &str, body: &B) -> Result<T, ApiError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        self.manager().post_json(path, body).await
+    }
+
+    /// `DELETE` a resource as the signed-in user (`204 No Content`).
+    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        self.manager().delete(path).await
+    }
+}
+
+/// The window events the session needs, removed with the root.
+fn listen(manager: &Manager) {
+    // Timers are throttled in hidden tabs and stop during sleep: look again on return.
+    let checks = ["visibilitychange", "focus", "pageshow"].map(|event| {
+        let manager = manager.clone();
+        window_event_listener_untyped(event, move |_| {
+            if document().visibility_state() == VisibilityState::Visible {
+                manager.check();
+            }
+        })
+    });
+    let online = {
+        let manager = manager.clone();
+        window_event_listener_untyped("online", move |_| manager.on_online())
+    };
+    // Activity: what a person does. Timers and network answers are not activity.
+    let ignore = manager.ignore_activity_in();
+    let activity = ["pointerdown", "keydown", "wheel", "focus"].map(|event| {
+        let manager = manager.clone();
+        window_event_listener_untyped(event, move |ev| {
+            let ignored = ignore.is_some_and(|selector| {
+                ev.target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .and_then(|el| el.closest(selector).ok().flatten())
+                    .is_some()
+            });
+            if !ignored {
+                manager.note_activity();
+            }
+        })
+    });
+    on_cleanup(move || {
+        checks
+            .into_iter()
+            .chain(activity)
+            .chain([online])
+            .for_each(WindowListenerHandle::remove);
+    });
+}
+
+/// Shows `children` only to a signed-in user; anyone else is sent to the login page,
+/// which brings them back here afterwards.
+#[component]
+pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    let location = use_location();
+    let navigate = use_navigate();
+    let login_path = session.login_path;
+
+    Effect::new(move |_| {
+        if session.status() != Status::SignedOut {
+            return;
+        }
+        let path = location.pathname.get_untracked();
+        // A deliberate logout already navigated to the login page: nothing to return to.
+        if path == login_path {
+            return;
+        }
+        // The router keeps the query without its `?` and the fragment with its `#`.
+        let search = location.search.get_untracked();
+        let query = if search.is_empty() {
+            String::new()
+        } else {
+            format!("?{search}")
+        };
+        let here = format!("{path}{query}{}", location.hash.get_untracked());
+        navigate(
+            &navigation::login_url(login_path, &here),
+            NavigateOptions {
+                replace: true,
+                ..Default::default()
+            },
+        );
+    });
+
+    view! { <Show when=move || session.status() == Status::SignedIn>{children()}</Show> }
+}
