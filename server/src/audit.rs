@@ -18,7 +18,6 @@ use crate::{
 
 pub const LOGIN_SUCCEEDED: &str = "login_succeeded";
 pub const LOGIN_FAILED: &str = "login_failed";
-pub const REFRESH: &str = "refresh";
 pub const PASSWORD_CHANGED: &str = "password_changed";
 pub const RATE_LIMITED: &str = "rate_limited";
 /// One summary a minute for a (limit, client) that kept being refused.

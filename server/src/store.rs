@@ -520,8 +520,8 @@ impl Store {
         )
     }
 
-    /// Marks `hash` used, links it to `successor`, slides the session's idle end and
-    /// writes `audit`, all or nothing. Of concurrent calls for one token exactly one gets
+    /// Marks `hash` used, links it to `successor` and slides the session's idle end,
+    /// all or nothing. Of concurrent calls for one token exactly one gets
     /// `Rotated`: the conditional update is the serialisation point on both databases.
     pub async fn rotate(
         &self,
@@ -530,11 +530,10 @@ impl Store {
         session_id: &str,
         now: i64,
         idle_expires_at: i64,
-        audit: &NewAuditEvent<'_>,
     ) -> Result<Rotation> {
         if self.postgres {
-            // One statement, one round trip, one commit: a concurrent rotation of the same
-            // token waits on the row lock, then finds it used.
+            // One statement, one round trip: a concurrent rotation of the same token
+            // waits on the row lock, then finds it used.
             let (marked,): (i64,) = sqlx::query_as(
                 "WITH marked AS (UPDATE refresh_tokens SET used_at = $1, successor = $2 \
                  WHERE hash = $3 AND used_at IS NULL RETURNING session_id), \
@@ -542,22 +541,12 @@ impl Store {
                  SELECT $2, session_id, $1 FROM marked ON CONFLICT (hash) DO NOTHING), \
                  slid AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
                  WHERE id IN (SELECT session_id FROM marked)), \
-                 audited AS (INSERT INTO audit_events \
-                 (at, event, user_id, username, session_id, ip, user_agent, detail) \
-                 SELECT $1, $5, $6, $7, $8, $9, $10, $11 FROM marked) \
                  SELECT COUNT(*) FROM marked",
             )
             .bind(now)
             .bind(successor)
             .bind(hash)
             .bind(idle_expires_at)
-            .bind(audit.event)
-            .bind(audit.user_id)
-            .bind(audit.username)
-            .bind(audit.session_id)
-            .bind(audit.ip)
-            .bind(audit.user_agent)
-            .bind(audit.detail)
             .fetch_one(&self.writer)
             .await?;
             return Ok(if marked == 1 {
@@ -594,7 +583,6 @@ impl Store {
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(Rotation::Rotated)
     }
