@@ -78,7 +78,6 @@ pub fn Header() -> impl IntoView {
                                     </span>
                                     <span class="countdown" data-testid="countdown" title="Until the session ends">
                                         <span class="visually-hidden">"Session ends in "</span>
-                                        <span aria-hidden="true">"⏱ "</span>
                                         {countdown}
                                     </span>
                                     <Show when=move || session.reconnecting()>

@@ -116,7 +116,7 @@ pub fn Sessions() -> impl IntoView {
             <h1 id="sessions-title">"Sessions"</h1>
             <p class="muted">
                 "Everywhere you are signed in. Revoking a session signs that device out "
-                "the next time it renews its access, within seconds."
+                "at once: its access stops working on its next request."
             </p>
 
             <ErrorAlert message=error testid="error" />
