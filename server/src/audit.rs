@@ -68,7 +68,7 @@ struct Page {
     params(Page),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<AuditEvent>),
+        (status = 200, description = "The events", body = Vec<AuditEvent>),
         (status = 401, response = Unauthenticated),
         (status = 403, description = "`forbidden` without the role `admin`; `insufficient_scope` for a third-party client's token", body = ErrorBody),
     ))]

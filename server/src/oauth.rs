@@ -68,7 +68,7 @@ pub fn issuer(state: &AppState, headers: &HeaderMap) -> String {
 ///
 /// `issuer` is `PUBLIC_URL` when set, else the request's own origin.
 #[utoipa::path(get, path = METADATA_PATH, tag = "oauth", operation_id = "oauth_metadata",
-    responses((status = 200, body = AuthorizationServerMetadata)))]
+    responses((status = 200, description = "The metadata", body = AuthorizationServerMetadata)))]
 async fn metadata(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -129,7 +129,7 @@ async fn prompt(
     request_body = AuthorizeRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, body = AuthorizeResponse),
+        (status = 200, description = "Where to send the browser", body = AuthorizeResponse),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = ScopeRefused),

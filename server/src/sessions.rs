@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/auth/session", tag = "sessions", operation_id = "session_status",
     security(("refresh_cookie" = [])),
     responses(
-        (status = 200, body = SessionStatus),
+        (status = 200, description = "The session, live", body = SessionStatus),
         (status = 401, description = "`refresh_missing`, `refresh_invalid`, `refresh_expired` or `session_revoked` (with the `reason`)", body = ErrorBody),
     ))]
 async fn status(
@@ -57,7 +57,7 @@ async fn status(
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "sessions", operation_id = "list_sessions",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<SessionSummary>),
+        (status = 200, description = "The sessions", body = Vec<SessionSummary>),
         (status = 401, response = Unauthenticated),
         (status = 403, response = ScopeRefused),
     ))]

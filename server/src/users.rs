@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Open to third-party clients granted `profile:read`.
 #[utoipa::path(get, path = "/api/me", tag = "users", security(("bearer" = [])),
     responses(
-        (status = 200, body = User),
+        (status = 200, description = "The user", body = User),
         (status = 401, response = Unauthenticated),
         (status = 403, response = ScopeRefused),
     ))]
