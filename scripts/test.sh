@@ -19,6 +19,12 @@ step "cargo clippy (WASM client and its session crate)"
 cargo clippy -p app -p leptos-token-session --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests (SQLite)"
 cargo test --workspace
+step "OpenAPI: docs/openapi.json (checked current above) is valid OpenAPI 3.1"
+if [ ! -x .tools/openapi/bin/openapi-spec-validator ]; then
+  python3 -m venv .tools/openapi
+  .tools/openapi/bin/pip install -q --disable-pip-version-check openapi-spec-validator==0.9.0
+fi
+.tools/openapi/bin/openapi-spec-validator docs/openapi.json
 step "HTTP tests again on PostgreSQL (the same suite: the stores must agree)"
 pg_admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then

@@ -23,12 +23,14 @@ function code(file) {
 export const OPERATOR_ONLY = ['/healthz', '/readyz', '/metrics'];
 
 /**
- * Every path the server's router serves (`.route("...")` in server/src), with path
- * parameters filled in, minus the operator-only ones. When the server gets an OpenAPI
- * document, it is the better source.
+ * Every path the server's router serves, with path parameters filled in, minus the
+ * operator-only ones: the paths of its OpenAPI document (docs/openapi.json, which the
+ * server's tests keep equal to the routes it serves), and the routes it serves without
+ * describing them (`.route("...")` in server/src: the JSON 404 under /api).
  */
 export function serverRoutes() {
-  const paths = new Set();
+  const openapi = JSON.parse(readFileSync(join(root, 'docs', 'openapi.json'), 'utf8'));
+  const paths = new Set(Object.keys(openapi.paths));
   for (const file of rustFiles(join(root, 'server', 'src'))) {
     for (const [, path] of code(file).matchAll(/\.route\(\s*"([^"]+)"/g)) paths.add(path);
   }

@@ -3,17 +3,18 @@
 //! a token.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State},
-    routing::get,
 };
 use serde::Deserialize;
-use wire::{AuditEvent, EndReason};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use wire::{AuditEvent, EndReason, ErrorBody};
 
 use crate::{
     AppState,
     auth::{Admin, RequireRole},
     error::Result,
+    openapi::Unauthenticated,
 };
 
 pub const LOGIN_SUCCEEDED: &str = "login_succeeded";
@@ -50,16 +51,26 @@ pub fn event_for(reason: EndReason) -> &'static str {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/audit", get(recent))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(recent))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// How many events, newest first (default 100).
     limit: Option<i64>,
 }
 
-/// `GET /api/admin/audit?limit=N`: newest first, role `admin` only.
+/// Recent audit events, newest first (role `admin` only).
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", operation_id = "audit_log",
+    params(Page),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The events", body = Vec<AuditEvent>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, description = "`forbidden` without the role `admin`; `insufficient_scope` for a third-party client's token", body = ErrorBody),
+    ))]
 async fn recent(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,

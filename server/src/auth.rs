@@ -6,21 +6,21 @@
 //! send it back as `{"refresh_token": ...}` to refresh or log out.
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::State,
     http::{HeaderMap, HeaderName, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use serde::de::DeserializeOwned;
 use tower_cookies::{
     Cookie, Cookies,
     cookie::{SameSite, time::Duration},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wire::{
-    DEVICE_COOKIE, LoginClient, LoginRequest, LogoutRequest, REFRESH_COOKIE, RefreshRequest,
-    SESSION_HINT_COOKIE, TokenResponse,
+    DEVICE_COOKIE, ErrorBody, LoginClient, LoginRequest, LogoutRequest, REFRESH_COOKIE,
+    RefreshRequest, SESSION_HINT_COOKIE, TokenResponse,
 };
 
 pub use crate::extract::{Admin, RequireRole, Role, bearer};
@@ -29,14 +29,15 @@ use crate::{
     AppState,
     engine::{Client, Holder, Issued},
     error::{AppJson, Error, Result},
+    openapi::{BadRequest, Busy, CrossOrigin, RateLimited, Tokens},
     origin,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
 }
 
 /// Headers of every response that carries a token: no cache, shared or private, keeps
@@ -118,6 +119,21 @@ fn optional_json<T: DeserializeOwned + Default>(body: &Bytes, what: &str) -> Res
         .map_err(|e| Error::BadRequest(format!("The {what} body is not valid: {e}")))
 }
 
+/// Sign in with a username and password.
+///
+/// A browser gets the access token in the body and the refresh token in the
+/// `refresh_token` cookie (persistent with `remember_me`); a native app
+/// (`"client": "native"`) gets both in the body and no cookie. A browser's `Origin`, if
+/// sent, must be ours (a forged sign-in would put the victim in an attacker's account).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, response = Tokens),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`invalid_credentials` (never says which of the two is wrong)", body = ErrorBody),
+        (status = 403, response = CrossOrigin),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Busy),
+    ))]
 async fn login(
     State(state): State<AppState>,
     client: Client,
@@ -140,6 +156,24 @@ async fn login(
     Ok((NO_STORE, respond(&state, &cookies, issued)).into_response())
 }
 
+/// Rotate the refresh token and get a new access token.
+///
+/// A browser sends the cookie (and `X-Requested-With`), a native app its refresh token
+/// in the body. The body is optional for a browser: `active` (default `true`) says
+/// whether the user did something, and only then does the idle end slide. A rotated
+/// token sent again within the grace period gets the same successor; after it, the
+/// session ends (`refresh_reused`). A refused cookie is cleared.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    // By reference: an `Option` would say `null` is a body, and it is not.
+    request_body(content = ref("#/components/schemas/RefreshRequest"), description = "Optional for a browser (then `active` is `true`)"),
+    security(("refresh_cookie" = [], "requested_with" = []), ()),
+    responses(
+        (status = 200, response = Tokens),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`refresh_missing`, `refresh_invalid`, `refresh_expired`, `refresh_reused` or `session_revoked` (with the `reason`): sign in again", body = ErrorBody),
+        (status = 403, response = CrossOrigin),
+        (status = 429, response = RateLimited),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
     client: Client,
@@ -174,6 +208,19 @@ async fn refresh(
     }
 }
 
+/// Sign out: the session ends and the access token stops working at once.
+///
+/// The session is the cookie's (a browser, with `X-Requested-With`), the body's
+/// `refresh_token` (a native app), or the bearer token's; an expired or revoked bearer
+/// token does not stop a logout. Both cookies are cleared.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    request_body(content = ref("#/components/schemas/LogoutRequest"), description = "A native app's refresh token; nothing for a browser"),
+    security(("refresh_cookie" = [], "requested_with" = []), ("bearer" = []), ()),
+    responses(
+        (status = 204, description = "Signed out (also when there was nothing to end)"),
+        (status = 400, response = BadRequest),
+        (status = 403, response = CrossOrigin),
+    ))]
 async fn logout(
     State(state): State<AppState>,
     client: Client,

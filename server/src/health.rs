@@ -10,18 +10,26 @@ use serde::Serialize;
 
 use crate::AppState;
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub ready: bool,
     /// Each check by name: `"ok"` or `"failing"` (details go to the log, never out).
     pub checks: BTreeMap<&'static str, &'static str>,
 }
 
-/// `200` when every check passes, else `503`; both with the checks.
+/// Readiness: the database, the signing key, and Redis when configured.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Every check passes", body = Readiness),
+        (status = 503, description = "A check fails (details go to the log)", body = Readiness),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let checks = [("database", database(&state).await), ("keys", keys(&state))]
         .into_iter()

@@ -56,6 +56,7 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod oauth;
+pub mod openapi;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
@@ -72,10 +73,10 @@ pub mod verified;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderValue, StatusCode, header},
-    routing::{any, get},
+    routing::any,
 };
 use tower_cookies::CookieManagerLayer;
 use tower_http::{
@@ -84,6 +85,7 @@ use tower_http::{
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use crate::engine::Engine;
 use crate::{config::Config, error::Error};
@@ -93,18 +95,13 @@ pub type AppState = Arc<Engine>;
 
 /// The whole HTTP surface: API, JWKS, probes, and the SPA from `static_dir`.
 pub fn app(state: AppState) -> Router {
-    let mut api = Router::new()
-        .merge(auth::router())
-        .merge(sessions::router())
-        .merge(users::router())
-        .merge(audit::router())
-        .merge(oauth::router())
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        // Unknown API paths are JSON 404s, not the SPA's index.html.
+    let (api, document) = api_routes().split_for_parts();
+    let mut api = api
+        // Unknown API paths are JSON 404s, not the SPA's index.html. The one route
+        // registered outside `api_routes`: it is no endpoint, so it is not documented.
         .route("/api/{*rest}", any(|| async { Error::NotFound }))
         .route_layer(axum::middleware::from_fn(metrics::track))
+        .layer(Extension(openapi::Rendered::new(&document)))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         // Tokens and personal data: no cache may keep an API answer (RFC 6749 §5.1).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -131,6 +128,23 @@ pub fn app(state: AppState) -> Router {
     spa::security_headers(router, state.config.hsts)
 }
 
+/// Every endpoint, each registered with `routes!`, which routes it and adds its
+/// `#[utoipa::path]` to the OpenAPI document in the same call ([`openapi`]), so a route
+/// and its description cannot drift apart. A route added any other way is caught by
+/// `tests/api/openapi.rs`, which compares the document with the router [`app`] serves.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(auth::router())
+        .merge(sessions::router())
+        .merge(users::router())
+        .merge(audit::router())
+        .merge(oauth::router())
+        .routes(routes!(jwks))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::openapi_json))
+}
+
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let id = request
         .headers()
@@ -140,6 +154,12 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
 }
 
+/// The public keys that verify access tokens (RFC 7517 JWK Set).
+///
+/// Other services verify tokens with these, without calling this server. A new key is
+/// published here before it signs; an old one stays until its last token has expired.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
+    responses((status = 200, description = "`{\"keys\": [{\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"kid\", \"x\", …}]}`", body = Object)))]
 async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.keys.jwks())
 }

@@ -11,18 +11,22 @@
 //! [`OAuthError`] is mapped here, once, to a status and `{"error", "error_description"}`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{
         Form, Query, State,
         rejection::{FormRejection, QueryRejection},
     },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
-use wire::oauth::{
-    AUTHORIZE_API, AUTHORIZE_PAGE, AuthorizationParams, AuthorizationServerMetadata,
-    AuthorizeRequest, METADATA_PATH, OAuthErrorBody, REVOKE_PATH, SCOPES, TOKEN_PATH,
+use utoipa_axum::{router::OpenApiRouter, routes};
+use wire::{
+    ErrorBody,
+    oauth::{
+        AUTHORIZE_API, AUTHORIZE_PAGE, AuthorizationParams, AuthorizationServerMetadata,
+        AuthorizePrompt, AuthorizeRequest, AuthorizeResponse, METADATA_PATH, OAuthErrorBody,
+        OAuthTokenResponse, REVOKE_PATH, SCOPES, TOKEN_PATH,
+    },
 };
 
 use crate::{
@@ -30,14 +34,17 @@ use crate::{
     auth::NO_STORE,
     engine::{AuthUser, Client, OAuthError, RevokeForm, TokenForm},
     error::{AppJson, Error, Result},
+    openapi::{
+        BadRequest, OAuthRateLimited, OAuthRefused, OAuthServerError, ScopeRefused, Unauthenticated,
+    },
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(METADATA_PATH, get(metadata))
-        .route(AUTHORIZE_API, get(prompt).post(authorize))
-        .route(TOKEN_PATH, post(token))
-        .route(REVOKE_PATH, post(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metadata))
+        .routes(routes!(prompt, authorize))
+        .routes(routes!(token))
+        .routes(routes!(revoke))
 }
 
 /// This server's issuer identifier (RFC 8414 §2), which its endpoints hang off:
@@ -57,6 +64,11 @@ pub fn issuer(state: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Authorization server metadata (RFC 8414).
+///
+/// `issuer` is `PUBLIC_URL` when set, else the request's own origin.
+#[utoipa::path(get, path = METADATA_PATH, tag = "oauth", operation_id = "oauth_metadata",
+    responses((status = 200, description = "The metadata", body = AuthorizationServerMetadata)))]
 async fn metadata(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -81,7 +93,21 @@ async fn metadata(
     })
 }
 
-/// `GET /api/oauth/authorize?<the authorization request>`: what the consent page shows.
+/// Check an authorization request: what the consent page shows.
+///
+/// Called by the SPA's page `/oauth/authorize` (the authorization endpoint) with the
+/// request's parameters. An unknown client or a redirect URI it did not register is a
+/// 400 shown on the page, never redirected (RFC 6749 §4.1.2.1); every other fault is a
+/// `redirect` carrying `error` and `state` back to the app.
+#[utoipa::path(get, path = AUTHORIZE_API, tag = "oauth", operation_id = "oauth_prompt",
+    params(AuthorizationParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`consent`: ask the user; `redirect`: send the browser back to the app", body = AuthorizePrompt),
+        (status = 400, description = "`bad_request`: unknown client or unregistered redirect URI", body = ErrorBody),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = ScopeRefused),
+    ))]
 async fn prompt(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -95,7 +121,19 @@ async fn prompt(
     Ok((NO_STORE, Json(prompt)))
 }
 
-/// `POST /api/oauth/authorize`: Allow or Deny; answers where to send the browser.
+/// Allow or Deny an authorization request: where to send the browser.
+///
+/// Allow: the app's redirect URI with `code`, `state` and `iss`; the code lives 60 s.
+/// Deny: with `error=access_denied`.
+#[utoipa::path(post, path = AUTHORIZE_API, tag = "oauth", operation_id = "oauth_authorize",
+    request_body = AuthorizeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where to send the browser", body = AuthorizeResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = ScopeRefused),
+    ))]
 async fn authorize(
     State(state): State<AppState>,
     user: AuthUser,
@@ -109,6 +147,20 @@ async fn authorize(
     Ok((NO_STORE, Json(answer)))
 }
 
+/// The token endpoint (RFC 6749 §3.2), for public clients.
+///
+/// `grant_type=authorization_code` with `code`, `redirect_uri`, `client_id` and the
+/// PKCE `code_verifier` (RFC 7636); or `grant_type=refresh_token` with `refresh_token`,
+/// `client_id` and an optional narrower `scope`. Refresh tokens rotate; a spent code or
+/// a rotated refresh token presented again ends the grant.
+#[utoipa::path(post, path = TOKEN_PATH, tag = "oauth", operation_id = "oauth_token",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 6749 §5.1, with `Cache-Control: no-store` and `Pragma: no-cache`", body = OAuthTokenResponse),
+        (status = 400, response = OAuthRefused),
+        (status = 429, response = OAuthRateLimited),
+        (status = 500, response = OAuthServerError),
+    ))]
 async fn token(
     State(state): State<AppState>,
     client: Client,
@@ -124,6 +176,17 @@ async fn token(
     }
 }
 
+/// Token revocation (RFC 7009).
+///
+/// A refresh token ends its whole grant (the session); an access token is denylisted
+/// at once. 200 also for a token that is unknown, malformed or already dead.
+#[utoipa::path(post, path = REVOKE_PATH, tag = "oauth", operation_id = "oauth_revoke",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; no body"),
+        (status = 400, description = "`invalid_request`, `invalid_client`, or `invalid_grant` for another client's token", body = OAuthErrorBody),
+        (status = 500, response = OAuthServerError),
+    ))]
 async fn revoke(
     State(state): State<AppState>,
     client: Client,

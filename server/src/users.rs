@@ -1,20 +1,30 @@
 //! The signed-in user (`GET /api/me`) and the demo users of a new database.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wire::User;
 
 use crate::{
     AppState,
     error::Result,
+    openapi::{ScopeRefused, Unauthenticated},
     refresh_token,
     scope::{ProfileRead, RequireScope},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
+/// The signed-in user: id, username, roles and permissions.
+///
 /// Open to third-party clients granted `profile:read`.
+#[utoipa::path(get, path = "/api/me", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = ScopeRefused),
+    ))]
 async fn me(
     State(state): State<AppState>,
     RequireScope(user, _): RequireScope<ProfileRead>,

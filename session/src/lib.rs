@@ -85,6 +85,7 @@
 //!                 username: "alice".into(),
 //!                 password: "alice-password".into(),
 //!                 remember_me: false,
+//!                 client: Default::default(),
 //!             };
 //!             // On success the status becomes `SignedIn` (in every tab).
 //!             let _ = session.login(&request).await;

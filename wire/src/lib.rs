@@ -4,6 +4,9 @@
 //! once, so the two sides cannot drift apart. No I/O: this crate compiles for native
 //! and `wasm32-unknown-unknown` alike. Times are Unix seconds (UTC).
 //!
+//! The `openapi` feature (the server's, never the client's) derives `utoipa::ToSchema`
+//! on them: the server's OpenAPI document describes these very types.
+//!
 //! Run its tests with `cargo test -p wire`.
 
 use std::fmt;
@@ -21,6 +24,7 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 pub const REQUESTED_WITH_HEADER: &str = "X-Requested-With";
 
 /// `POST /api/auth/login`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,
@@ -36,6 +40,7 @@ pub struct LoginRequest {
 
 /// The `client` of a [`LoginRequest`]: where the refresh token travels. A session
 /// remembers it, and its refresh token is accepted only the same way.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginClient {
@@ -73,6 +78,7 @@ pub const DEVICE_COOKIE: &str = "device";
 pub const SESSION_HINT_COOKIE: &str = "has_session";
 
 /// Body of `POST /api/auth/refresh` (optional: an empty body means `active: true`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RefreshRequest {
     /// Whether the user did something since the last refresh. Only then does the
@@ -109,6 +115,7 @@ impl fmt::Debug for RefreshRequest {
 }
 
 /// `POST /api/auth/password`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -122,6 +129,7 @@ impl fmt::Debug for ChangePasswordRequest {
 }
 
 /// Body of a successful login or refresh.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -154,6 +162,7 @@ impl fmt::Debug for TokenResponse {
 
 /// Body of a login (`"client": "native"`) or body-mode refresh: the token body plus the
 /// refresh token itself, since a native app has no cookie jar to keep it in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct NativeTokenResponse {
     #[serde(flatten)]
@@ -178,6 +187,7 @@ impl fmt::Debug for NativeTokenResponse {
 
 /// Body of `POST /api/auth/logout` (optional): a native app's refresh token, whose
 /// session ends. Browsers send nothing; their cookie says it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct LogoutRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +203,7 @@ impl fmt::Debug for LogoutRequest {
 }
 
 /// The session (token family) a token belongs to, and when it ends.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub id: String,
@@ -204,6 +215,7 @@ pub struct SessionInfo {
 }
 
 /// `GET /api/auth/session`: the current session without rotating anything.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStatus {
     pub session: SessionInfo,
@@ -212,6 +224,7 @@ pub struct SessionStatus {
 }
 
 /// One entry of `GET /api/auth/sessions`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
     pub id: String,
@@ -227,6 +240,7 @@ pub struct SessionSummary {
 }
 
 /// `GET /api/me`, and the `user` of a token body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
@@ -237,6 +251,7 @@ pub struct User {
 
 /// The claims of an access token besides `exp`, `nbf` and `iat` (which the JWT library
 /// adds). Header: `alg: EdDSA`, `typ: at+jwt`, `kid`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -266,6 +281,7 @@ pub struct AccessClaims {
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// One entry of `GET /api/admin/audit`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: i64,
@@ -281,6 +297,7 @@ pub struct AuditEvent {
 
 /// Every error response: `{"error": "<code>", "message": "<human text>"}`, plus the
 /// reason when the error is the end of a session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorCode,
@@ -291,6 +308,7 @@ pub struct ErrorBody {
 
 /// Machine-readable error codes. The client decides from these alone whether a
 /// refresh can help (`TokenExpired`) or the user must sign in again.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -349,6 +367,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Why a session ended. Sent to the client and written to the audit log.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {

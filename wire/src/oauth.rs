@@ -43,6 +43,11 @@ pub fn describe_scope(scope: &str) -> &'static str {
 /// The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3), as the
 /// client put them in the URL of the authorization page. All optional here: the server
 /// says which are missing.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +71,7 @@ pub struct AuthorizationParams {
 }
 
 /// `POST /api/oauth/authorize` (bearer): the request's parameters and the user's answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
     #[serde(flatten)]
@@ -77,6 +83,7 @@ pub struct AuthorizeRequest {
 /// `GET /api/oauth/authorize?<the request's parameters>` (bearer): what the page shows.
 /// A request without a known client and one of its redirect URIs is an error (400
 /// `bad_request`) shown on the page: it is never redirected (RFC 6749 §4.1.2.1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum AuthorizePrompt {
@@ -93,12 +100,14 @@ pub enum AuthorizePrompt {
 
 /// Answer of `POST /api/oauth/authorize`: where to send the browser, the client's
 /// redirect URI with `code` and `state` (or `error` and `state`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizeResponse {
     pub redirect_to: String,
 }
 
 /// Success at the token endpoint (RFC 6749 §5.1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthTokenResponse {
     pub access_token: String,
@@ -124,6 +133,7 @@ impl fmt::Debug for OAuthTokenResponse {
 
 /// An error at the token or revocation endpoint (RFC 6749 §5.2, RFC 7009 §2.2.1), or in
 /// an authorization response redirect (RFC 6749 §4.1.2.1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthErrorBody {
     pub error: OAuthErrorCode,
@@ -132,6 +142,7 @@ pub struct OAuthErrorBody {
 }
 
 /// RFC 6749's error codes (§4.1.2.1 and §5.2) that this server sends.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthErrorCode {
@@ -169,6 +180,7 @@ impl fmt::Display for OAuthErrorCode {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationServerMetadata {
     pub issuer: String,

@@ -46,7 +46,7 @@ const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 /// The form of `POST /api/oauth/token` (RFC 6749 §4.1.3 and §6). Every field is
 /// optional here so that a missing one is an RFC `invalid_request`, not a parse error.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -69,7 +69,7 @@ impl fmt::Debug for TokenForm {
 }
 
 /// The form of `POST /api/oauth/revoke` (RFC 7009 §2.1).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RevokeForm {
     pub token: Option<String>,
     /// Only a hint (RFC 7009 §2.1): both kinds of token are tried whatever it says.

@@ -7,6 +7,7 @@ mod limits;
 mod login;
 mod native;
 mod oauth;
+mod openapi;
 mod ops;
 mod refresh;
 mod revocation;
