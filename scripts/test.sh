@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The test command: every check and test there is. Installs what is missing first.
-#   formatting and lints, Rust unit and HTTP integration tests, the SPA build,
-#   and the Playwright suite in Debian's Chromium against a real server.
+#   formatting and lints; Rust unit and HTTP tests on SQLite and on PostgreSQL; the
+#   cluster tests (three processes on PostgreSQL and Redis); the OpenAPI document; the
+#   SPA build and its first-visit budget; container, Vercel and Netlify checks with their
+#   real tools; Playwright in Debian's Chromium against one server, a cluster behind
+#   nginx, and the Netlify CLI; the README screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # CI checks out a fresh clone every time: keep its build products outside the clone,
@@ -63,3 +66,5 @@ step "Playwright again through scripts/cluster.sh: three instances behind nginx"
 (cd end2end && TEST_POSTGRES_URL="$pg_admin" E2E_CLUSTER=1 npx playwright test session tabs)
 step "Netlify: the real CLI (netlify dev --offline) serves the SPA, proxies /api/* to a server; Playwright through it"
 (cd end2end && npx playwright test -c playwright.netlify.config.ts)
+step "README screenshots still render (into a scratch folder, not docs/screenshots)"
+(cd end2end && SCREENSHOT_DIR="$(mktemp -d)" npx playwright test -c playwright.screenshots.config.ts)
