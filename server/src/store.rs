@@ -540,7 +540,7 @@ impl Store {
                  inserted AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
                  SELECT $2, session_id, $1 FROM marked ON CONFLICT (hash) DO NOTHING), \
                  slid AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
-                 WHERE id IN (SELECT session_id FROM marked)), \
+                 WHERE id IN (SELECT session_id FROM marked)) \
                  SELECT COUNT(*) FROM marked",
             )
             .bind(now)
