@@ -46,6 +46,26 @@ pub fn function_app(state: AppState) -> Router {
     ))
 }
 
+/// What a function cannot run on, refused at start with the reason: it runs as many
+/// short-lived instances, each with its own temporary disk.
+pub fn check_environment(database_url: &str, redis_url: Option<&str>) -> anyhow::Result<()> {
+    if database_url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "DATABASE_URL is a SQLite database, which a function cannot use: each instance \
+             has its own temporary disk, so sessions would vanish and instances would \
+             disagree. Set DATABASE_URL=postgres://... (through PgBouncer or RDS Proxy)."
+        );
+    }
+    if redis_url.is_none_or(|url| url.trim().is_empty()) {
+        anyhow::bail!(
+            "REDIS_URL is not set: a function needs Redis for its rate limits, or every \
+             instance would count on its own and an attacker would get a fresh budget \
+             from each. Set REDIS_URL=redis://..."
+        );
+    }
+    Ok(())
+}
+
 /// When this instance last loaded the shared state and last pruned.
 struct CatchUp {
     synced_ms: AtomicI64,
@@ -91,5 +111,27 @@ impl CatchUp {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_environment;
+
+    #[test]
+    fn a_function_needs_postgres_and_redis_and_says_so() {
+        let pg = "postgres://db.internal/app";
+        let redis = Some("redis://cache.internal");
+        assert!(check_environment(pg, redis).is_ok());
+        let sqlite = check_environment("sqlite://data/app.db?mode=rwc", redis).unwrap_err();
+        assert!(
+            sqlite
+                .to_string()
+                .contains("SQLite database, which a function cannot use")
+        );
+        for missing in [None, Some(""), Some("  ")] {
+            let e = check_environment(pg, missing).unwrap_err();
+            assert!(e.to_string().starts_with("REDIS_URL is not set"), "{e}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use axum::{
     extract::{ConnectInfo, Request},
     middleware::Next,
@@ -26,6 +26,7 @@ const POOL_SIZE: u32 = 2;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // Flags make no sense for a function: the environment is the configuration.
+    let started = std::time::Instant::now();
     let mut cli = Cli::parse_from(["lambda"]);
     server::logging::init(cli.log_format);
     // An init error ends the instance with the message, once and plainly, in the
@@ -37,38 +38,25 @@ async fn main() -> Result<(), lambda_http::Error> {
             std::process::exit(1);
         }
     };
+    // The cold start's own share (connections, migrations check, key ring): the
+    // figure docs/BENCHMARKS.md records (bench/lambda.sh).
+    tracing::info!(
+        init_ms = started.elapsed().as_millis() as u64,
+        "function initialised"
+    );
     let app = server::serverless::function_app(state)
         .layer(axum::middleware::from_fn(peer_from_request_context));
     lambda_http::run(app).await
 }
 
 async fn init(cli: &mut Cli) -> anyhow::Result<server::AppState> {
-    check_environment(&cli.database_url, cli.serve.redis_url.as_deref())?;
+    server::serverless::check_environment(&cli.database_url, cli.serve.redis_url.as_deref())?;
     let config = &mut cli.serve;
     config.database_pool_size.get_or_insert(POOL_SIZE);
     // A function serves no files: the SPA is on a static host in front of it.
     config.static_dir = std::env::temp_dir().join("no-spa");
     let kek = cli.kek_source().context("the key-encryption key")?;
     server::build(cli.serve.clone(), &cli.database_url, &kek).await
-}
-
-/// A function runs as many short-lived instances, each with its own temporary disk.
-fn check_environment(database_url: &str, redis_url: Option<&str>) -> anyhow::Result<()> {
-    if server::store::sqlite_path(database_url).is_some() || database_url.starts_with("sqlite:") {
-        bail!(
-            "DATABASE_URL is a SQLite database, which a function cannot use: each instance \
-             has its own temporary disk, so sessions would vanish and instances would \
-             disagree. Set DATABASE_URL=postgres://... (through PgBouncer or RDS Proxy)."
-        );
-    }
-    if redis_url.is_none_or(str::is_empty) {
-        bail!(
-            "REDIS_URL is not set: a function needs Redis for its rate limits, or every \
-             instance would count on its own and an attacker would get a fresh budget \
-             from each. Set REDIS_URL=redis://..."
-        );
-    }
-    Ok(())
 }
 
 /// The client is the address the platform saw (function URL / API Gateway request

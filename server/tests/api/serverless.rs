@@ -62,3 +62,29 @@ async fn a_function_prunes_expired_sessions_on_a_request_a_minute_on() {
     app.refresh_fails(&stale.cookie, ErrorCode::RefreshInvalid)
         .await;
 }
+
+#[tokio::test]
+async fn a_function_that_cannot_catch_up_answers_503_not_from_stale_state() {
+    let app = spawn_app().await;
+    let function = function_instance(&app).await;
+    let signed_in = app.login(BOB).await;
+    // The table the reload reads is gone: the database is there, the state is not.
+    let db = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("ALTER TABLE revocations RENAME TO revocations_elsewhere")
+        .execute(&db)
+        .await
+        .unwrap();
+    app.advance(1);
+    let response = app
+        .http
+        .get(format!("{function}/api/me"))
+        .bearer_auth(&signed_in.tokens.access_token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(
+        (status, body.error),
+        (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+    );
+}
