@@ -24,8 +24,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** The backend paths a static host must hand to the server; everything else is the SPA. */
 export const BACKEND_PREFIXES = ['/api/', '/.well-known/'];
 
-/** `https://host[:port]` with nothing after it, or an error that says what is wrong. */
-function parseOrigin(value) {
+/**
+ * `http(s)://host[:port]`, optionally with the base path the backend's routes hang
+ * under (an API Gateway stage, or the local Lambda emulator's
+ * `http://127.0.0.1:9050/lambda-url/lambda`), or an error that says what is wrong.
+ */
+function parseBase(value) {
   let url;
   try {
     url = new URL(value);
@@ -35,17 +39,18 @@ function parseOrigin(value) {
   if (!['https:', 'http:'].includes(url.protocol) || url.username || url.password) {
     throw new Error(`API_ORIGIN=${value}: want http(s)://host[:port], no credentials`);
   }
-  if (url.pathname !== '/' || url.search || url.hash) {
-    throw new Error(`API_ORIGIN=${value}: an origin only, without a path (/api is added)`);
+  const path = url.pathname.replace(/\/+$/, '');
+  if (url.search || url.hash || /\/(api|\.well-known)$/.test(path)) {
+    throw new Error(`API_ORIGIN=${value}: the backend's root, without /api or a query (/api is added)`);
   }
-  return url.origin;
+  return url.origin + path;
 }
 
-/** The backend origin vercel.json proxies to (its one `destination` that is a URL). */
-function vercelOrigin() {
+/** Where vercel.json proxies to: its one external `destination`, without `/:dir/:path*`. */
+function vercelBase() {
   const config = JSON.parse(readFileSync(join(root, 'vercel.json'), 'utf8'));
   const external = (config.rewrites ?? []).filter((r) => /^https?:\/\//.test(r.destination));
-  return external.length === 1 ? new URL(external[0].destination).origin : null;
+  return external.length === 1 ? external[0].destination.replace(/\/:dir\/:path\*$/, '') : null;
 }
 
 const redirects = join(dir, '_redirects');
@@ -58,11 +63,11 @@ if (!raw) {
       'build with API_ORIGIN=https://your-backend.',
   );
 } else {
-  const origin = parseOrigin(raw);
+  const origin = parseBase(raw);
   const rules = BACKEND_PREFIXES.map((p) => `${p}*  ${origin}${p}:splat  200!`);
   writeFileSync(redirects, `# Generated from API_ORIGIN by scripts/platform-rewrites.mjs\n${rules.join('\n')}\n`);
   console.log(`API_ORIGIN=${origin}: wrote _redirects for Netlify (/api/* and /.well-known/* to it)`);
-  const vercel = vercelOrigin();
+  const vercel = vercelBase();
   if (vercel !== origin) {
     const say = `vercel.json proxies to ${vercel}, not API_ORIGIN ${origin}: set its "destination" line to ${origin}`;
     // On Vercel's build (VERCEL=1) a mismatch would deploy a proxy to the wrong backend.

@@ -3,8 +3,9 @@
 #   formatting and lints; Rust unit and HTTP tests on SQLite and on PostgreSQL; the
 #   cluster tests (three processes on PostgreSQL and Redis); the OpenAPI document; the
 #   SPA build and its first-visit budget; container, Vercel and Netlify checks with their
-#   real tools; Playwright in Debian's Chromium against one server, a cluster behind
-#   nginx, and the Netlify CLI; the README screenshots.
+#   real tools; the lambda function under the real Lambda emulator; Playwright in
+#   Debian's Chromium against one server, a cluster behind nginx, the Netlify CLI, and
+#   the Netlify CLI in front of the function; the README screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # CI checks out a fresh clone every time: keep its build products outside the clone,
@@ -18,6 +19,8 @@ step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy (server, api, tests)"
 cargo clippy --all-targets -- -D warnings
+step "cargo clippy (the lambda binary, feature lambda)"
+cargo clippy -p server --features lambda --bin lambda -- -D warnings
 step "cargo clippy (WASM client and its session crate)"
 cargo clippy -p app -p leptos-token-session --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests (SQLite)"
@@ -51,6 +54,10 @@ fi
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 TEST_POSTGRES_URL="$pg_admin" TEST_REDIS_URL="$redis_url" \
   cargo test --workspace --test cluster -- --ignored
+step "serverless: the lambda function under the real emulator (cargo lambda watch) on PostgreSQL and Redis"
+source deploy/lambda/env.sh
+TEST_POSTGRES_URL="$pg_admin" TEST_REDIS_URL="$redis_url" \
+  cargo test --workspace --test lambda -- --ignored
 step "building the SPA for the browser tests (the server binary came with the tests)"
 trunk build --release
 step "first-visit budget (brotli bytes of WASM + JS + CSS; the delivery test checks Content-Encoding: br)"
@@ -66,5 +73,7 @@ step "Playwright again through scripts/cluster.sh: three instances behind nginx"
 (cd end2end && TEST_POSTGRES_URL="$pg_admin" E2E_CLUSTER=1 npx playwright test session tabs)
 step "Netlify: the real CLI (netlify dev --offline) serves the SPA, proxies /api/* to a server; Playwright through it"
 (cd end2end && npx playwright test -c playwright.netlify.config.ts)
+step "Serverless: Playwright through netlify dev --offline in front of the function under cargo lambda watch"
+(cd end2end && TEST_POSTGRES_URL="$pg_admin" npx playwright test -c playwright.serverless.config.ts)
 step "README screenshots still render (into a scratch folder, not docs/screenshots)"
 (cd end2end && SCREENSHOT_DIR="$(mktemp -d)" npx playwright test -c playwright.screenshots.config.ts)

@@ -40,8 +40,18 @@ test('API_ORIGIN writes Netlify rewrites (200!, forced) for /api/* and /.well-kn
   ]);
 });
 
-test('API_ORIGIN must be an origin: a path or another scheme is refused', () => {
-  for (const bad of ['https://api.example.test/api', 'ftp://api.example.test', 'api.example.test']) {
+test('API_ORIGIN may carry a base path (an API Gateway stage, the Lambda emulator)', () => {
+  const r = hook({ API_ORIGIN: 'http://127.0.0.1:9050/lambda-url/lambda/' });
+  assert.equal(r.status, 0, r.out);
+  const rules = r.redirects.split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.deepEqual(rules, [
+    '/api/*  http://127.0.0.1:9050/lambda-url/lambda/api/:splat  200!',
+    '/.well-known/*  http://127.0.0.1:9050/lambda-url/lambda/.well-known/:splat  200!',
+  ]);
+});
+
+test('API_ORIGIN must be the backend root: /api, a query or another scheme is refused', () => {
+  for (const bad of ['https://api.example.test/api', 'https://api.example.test/?x=1', 'ftp://api.example.test', 'api.example.test']) {
     const r = hook({ API_ORIGIN: bad });
     assert.notEqual(r.status, 0, bad);
     assert.match(r.out, /API_ORIGIN=/, bad);

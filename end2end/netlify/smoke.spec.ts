@@ -2,7 +2,8 @@ import { expect, test } from '@playwright/test';
 
 import { signIn } from '../tests/helpers';
 
-// Through the real Netlify CLI (deploy/netlify/serve.sh): the page comes from Netlify's
+// Through the real Netlify CLI (deploy/netlify/serve.sh), in front of the server or (the
+// serverless run) the lambda function under the emulator: the page comes from Netlify's
 // static server with netlify.toml's headers, /api/* from the server behind the
 // generated _redirects, the refresh cookie first-party on Netlify's origin.
 

@@ -311,6 +311,12 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Database connections of this instance (default: 8 readers and one writer on
+    /// SQLite, 16 on PostgreSQL; the `lambda` function: 2, since every warm instance
+    /// holds its own: put PgBouncer or RDS Proxy in front of PostgreSQL there).
+    #[arg(long, env = "DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<u32>,
+
     /// Prefix of this deployment's keys in Redis.
     #[arg(long, env = "REDIS_PREFIX", default_value = "jwt-refresh:")]
     pub redis_prefix: String,

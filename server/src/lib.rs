@@ -64,6 +64,7 @@ pub mod refresh_token;
 pub mod revoked;
 pub mod scope;
 pub mod secrets;
+pub mod serverless;
 pub mod sessions;
 pub mod spa;
 pub mod store;
@@ -230,7 +231,7 @@ pub async fn build(
     kek: &secrets::KekSource,
 ) -> anyhow::Result<AppState> {
     let kek = secrets::Kek::load(kek)?;
-    let store = store::Store::connect(database_url).await?;
+    let store = store::Store::connect_with(database_url, config.database_pool_size).await?;
     Ok(Arc::new(
         Engine::new(config, store, kek, Arc::new(clock::SystemClock)).await?,
     ))

@@ -11,6 +11,7 @@ mod openapi;
 mod ops;
 mod refresh;
 mod revocation;
+mod serverless;
 mod sessions;
 mod tokens;
 mod transport;
