@@ -14,6 +14,8 @@
 #
 #   scripts/bench.sh                     # DURATION=10 CONCURRENCY=32 REQUESTS=20000
 #   SCENARIOS=me scripts/bench.sh        # me, refresh, paced, postgres, peer (comma-separated)
+#   SERVER=../old/target/release/server SCENARIOS=me,refresh,postgres scripts/bench.sh
+#                                        # another build of ours, for a before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -35,6 +37,7 @@ command -v wrk >/dev/null || {
 step "building the release server and the load generator"
 cargo build --release --quiet -p server --bin server --example load
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
+server="${SERVER:-$bin/server}"
 
 tmp="$(mktemp -d)"
 pids=()
@@ -63,12 +66,12 @@ wait_port() { # wait_port PORT PID LOG
 start_ours() {
   local url="$1"
   printf '%s' "$LOAD_PASSWORD" | DATABASE_URL="$url" SECRET_KEY_FILE="$tmp/secret.key" \
-    "$bin/server" user add alice --role admin --password-stdin >/dev/null
+    "$server" user add alice --role admin --password-stdin >/dev/null
   DATABASE_URL="$url" SECRET_KEY_FILE="$tmp/secret.key" ADDR="127.0.0.1:$ours_port" \
     STATIC_DIR="$tmp/no-spa" RUST_LOG=server=warn \
     LOGIN_PER_IP=100000000 LOGIN_PER_USER_IP=100000000 LOGIN_PER_USER=100000000 \
     REFRESH_PER_IP=100000000 REFRESH_PER_SESSION=100000000 MAX_CONNECTIONS_PER_IP=0 \
-    "$bin/server" serve >"$tmp/ours.log" 2>&1 &
+    "$server" serve >"$tmp/ours.log" 2>&1 &
   pids+=($!)
   wait_port "$ours_port" "$!" "$tmp/ours.log"
 }
