@@ -100,7 +100,8 @@ wrk_me() { # wrk_me PORT: requests/s of GET /api/me
 
 load() { # load PORT ARGS...: the load generator's table, and req/s of its first row
   "$bin/examples/load" --url "http://127.0.0.1:$1" --username alice \
-    --requests "$REQUESTS" --concurrency "$CONCURRENCY" --max-seconds "$DURATION" "${@:2}" |
+    --requests "${LOAD_REQUESTS:-$REQUESTS}" --concurrency "$CONCURRENCY" \
+    --max-seconds "${LOAD_SECONDS:-$DURATION}" "${@:2}" |
     tee "$tmp/load.txt" >&2
   awk -F'|' 'NR>3 && NF>3 { gsub(/ /, "", $5); print $5; exit }' "$tmp/load.txt"
 }
@@ -113,8 +114,8 @@ if want me || want refresh || want paced; then
   want refresh && result[refresh_ours]="$(load "$ours_port" --scenarios refresh)"
   if want paced; then
     step "ours on SQLite: refresh paced at 1,000/s beside 20 sign-ins/s"
-    load "$ours_port" --scenarios refresh --rate 1000 --background-logins 20 \
-      --requests $((DURATION * 1000)) --max-seconds $((DURATION + 5)) >/dev/null
+    LOAD_REQUESTS=$((DURATION * 1000)) LOAD_SECONDS=$((DURATION + 5)) \
+      load "$ours_port" --scenarios refresh --rate 1000 --background-logins 20 >/dev/null
     result[paced]="$(awk -F'|' '$2 ~ /refresh/ { gsub(/ /, "", $8); print $8 }' "$tmp/load.txt")"
     result[paced_login]="$(awk -F'|' '$2 ~ /login/ { gsub(/ /, "", $8); print $8 }' "$tmp/load.txt")"
   fi

@@ -40,7 +40,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     // The cold start's own share (connections, migrations check, key ring): the
     // figure docs/BENCHMARKS.md records (bench/lambda.sh).
+    // Under the library's target, which the default log filter (`server=info`) shows.
     tracing::info!(
+        target: "server::lambda",
         init_ms = started.elapsed().as_millis() as u64,
         "function initialised"
     );
