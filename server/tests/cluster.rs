@@ -6,6 +6,8 @@
 //! `TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test TEST_REDIS_URL=redis://127.0.0.1:6379
 //! cargo test -p server --test cluster -- --ignored`.
 
+mod machine;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -18,6 +20,8 @@ use std::{
 
 use reqwest::{StatusCode, header};
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
+
+use machine::{env_url, fresh_postgres, random, refresh_cookie};
 
 const PASSWORD: &str = "cluster-test-passphrase";
 
@@ -37,36 +41,12 @@ impl Drop for Cluster {
     }
 }
 
-fn env_url(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set: see this file's header"))
-}
-
-fn random(n: usize) -> String {
-    server::refresh_token::generate()[..n]
-        .to_lowercase()
-        .replace('-', "x")
-        .replace('_', "y")
-}
-
-/// A new database on the test PostgreSQL server.
-async fn fresh_postgres() -> String {
-    use sqlx::{Connection, Executor};
-    let admin = env_url("TEST_POSTGRES_URL");
-    let name = format!("jwt_refresh_cluster_{}", random(12));
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
 impl Cluster {
     /// `n` instances on a fresh database, sharing Redis (under a fresh key prefix) and
     /// the key-encryption key, with user `bob` and `extra` settings.
     async fn start(n: usize, extra: &[(&str, &str)]) -> Self {
         let mut env: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), fresh_postgres().await),
+            ("DATABASE_URL".into(), fresh_postgres("cluster").await),
             ("REDIS_URL".into(), env_url("TEST_REDIS_URL")),
             ("REDIS_PREFIX".into(), format!("test-{}:", random(10))),
             ("SECRET_KEY".into(), server::refresh_token::generate()),
@@ -193,18 +173,6 @@ impl Cluster {
             .unwrap()
             .status()
     }
-}
-
-fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{REFRESH_COOKIE}=")))
-        .and_then(|v| v.split(';').next())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
 }
 
 async fn error_code(response: reqwest::Response) -> ErrorCode {

@@ -7,6 +7,8 @@
 //! cargo test -p server --test lambda -- --ignored`, with `.tools/cargo-lambda/bin` on
 //! `PATH`. The emulator builds the function itself (dev profile, feature `lambda`).
 
+mod machine;
+
 use std::{
     os::unix::process::CommandExt,
     path::PathBuf,
@@ -17,30 +19,9 @@ use std::{
 use reqwest::{StatusCode, header};
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
+use machine::{env_url, fresh_postgres, random, refresh_cookie, set_cookie};
+
 const PASSWORD: &str = "lambda-test-passphrase";
-
-fn env_url(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set: see this file's header"))
-}
-
-fn random(n: usize) -> String {
-    server::refresh_token::generate()[..n]
-        .to_lowercase()
-        .replace(['-', '_'], "x")
-}
-
-/// A new database on the test PostgreSQL server.
-async fn fresh_postgres() -> String {
-    use sqlx::{Connection, Executor};
-    let admin = env_url("TEST_POSTGRES_URL");
-    let name = format!("jwt_refresh_lambda_{}", random(12));
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
 
 /// `cargo lambda watch` on one port, in a process group of its own (it runs the
 /// function as a grandchild), with its output in a file.
@@ -181,22 +162,6 @@ impl Emulator {
     }
 }
 
-fn set_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{REFRESH_COOKIE}=")))
-        .map(str::to_owned)
-}
-
-fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
-    let set = set_cookie(response)?;
-    let value = set.split(';').next()?.split_once('=')?.1.to_owned();
-    (!value.is_empty()).then_some(value)
-}
-
 async fn error_code(response: reqwest::Response) -> (StatusCode, ErrorCode) {
     let status = response.status();
     assert!(!status.is_success(), "expected a refusal, got {status}");
@@ -208,7 +173,7 @@ async fn error_code(response: reqwest::Response) -> (StatusCode, ErrorCode) {
 #[ignore = "needs cargo lambda, PostgreSQL and Redis: run by scripts/test.sh"]
 async fn the_function_runs_the_session_engine_through_a_function_url() {
     let env = vec![
-        ("DATABASE_URL".to_owned(), fresh_postgres().await),
+        ("DATABASE_URL".to_owned(), fresh_postgres("lambda").await),
         ("REDIS_URL".to_owned(), env_url("TEST_REDIS_URL")),
         ("REDIS_PREFIX".to_owned(), format!("lambda-{}:", random(10))),
         ("SECRET_KEY".to_owned(), server::refresh_token::generate()),
