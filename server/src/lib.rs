@@ -96,6 +96,11 @@ pub type AppState = Arc<Engine>;
 
 /// The whole HTTP surface: API, JWKS, probes, and the SPA from `static_dir`.
 pub fn app(state: AppState) -> Router {
+    outer_layers(&state, routes(&state))
+}
+
+/// The API and the SPA with their own layers, before the ones every response gets.
+fn routes(state: &AppState) -> Router {
     let (api, document) = api_routes().split_for_parts();
     let mut api = api
         // Unknown API paths are JSON 404s, not the SPA's index.html. The one route
@@ -112,13 +117,16 @@ pub fn app(state: AppState) -> Router {
     if state.config.backend_refresh {
         api = api.layer(axum::middleware::from_fn(backend_refresh::attach));
     }
-    let api = api
-        .layer(CookieManagerLayer::new())
-        .with_state(state.clone());
-    // A request id for every request (or the one a proxy in front sent), in the span
-    // every log line of the request carries and in the response's `X-Request-Id`.
-    let router = api
+    api.layer(CookieManagerLayer::new())
+        .with_state(state.clone())
         .merge(spa::fallback(&state.config.static_dir))
+}
+
+/// What every response gets: the request timeout, a request id (or the one a proxy in
+/// front sent) in the span every log line of the request carries and in the
+/// response's `X-Request-Id`, and the security headers.
+fn outer_layers(state: &AppState, routes: Router) -> Router {
+    let router = routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,

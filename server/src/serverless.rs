@@ -10,7 +10,8 @@
 //!   anywhere is refused by every instance at most one second later. If the reload
 //!   fails the request gets 503 rather than an answer from stale state;
 //! - if pruning is due (every [`PRUNE_EVERY_MS`] per instance), that request prunes
-//!   first: bounded work, a minute's worth of expired rows.
+//!   first: a minute's worth of expired rows under steady traffic; after a quiet spell,
+//!   the backlog.
 //!
 //! Rate limits need no catching up: with `REDIS_URL` every instance counts in Redis.
 //! The `lambda` binary (`src/bin/lambda.rs`, feature `lambda`) serves [`function_app`].
@@ -22,28 +23,36 @@ use std::sync::{
 
 use axum::{Router, extract::Request, middleware::Next, response::IntoResponse};
 
-use crate::{AppState, app, error::Error};
+use crate::{AppState, error::Error};
 
 /// The oldest mirrored state a request may be answered from, in milliseconds.
 pub const STALENESS_MS: i64 = 1_000;
 /// How often one instance prunes expired rows, in milliseconds.
 pub const PRUNE_EVERY_MS: i64 = 60_000;
 
-/// [`app`], with the state caught up before every request.
+/// [`crate::app`], with the state caught up before every request: inside the request
+/// timeout, the request id and the security headers, like every other answer.
 pub fn function_app(state: AppState) -> Router {
     let catch_up = Arc::new(CatchUp::new(&state));
-    app(state.clone()).layer(axum::middleware::from_fn(
+    let layer_state = state.clone();
+    let routes = crate::routes(&state).layer(axum::middleware::from_fn(
         move |request: Request, next: Next| {
-            let (state, catch_up) = (state.clone(), catch_up.clone());
+            let (state, catch_up) = (layer_state.clone(), catch_up.clone());
             async move {
                 if let Err(e) = catch_up.run(&state).await {
                     tracing::warn!(error = ?e, "catching up with the database failed");
-                    return Error::Busy { retry_after: 1 }.into_response();
+                    let mut refused = Error::Busy { retry_after: 1 }.into_response();
+                    refused.headers_mut().insert(
+                        axum::http::header::CACHE_CONTROL,
+                        axum::http::HeaderValue::from_static("no-store"),
+                    );
+                    return refused;
                 }
                 next.run(request).await
             }
         },
-    ))
+    ));
+    crate::outer_layers(&state, routes)
 }
 
 /// What a function cannot run on, refused at start with the reason: it runs as many
@@ -87,8 +96,12 @@ impl CatchUp {
     }
 
     async fn run(&self, state: &AppState) -> crate::error::Result<()> {
-        let due =
-            |at: &AtomicI64, every| state.clock.now_ms() - at.load(Ordering::Acquire) >= every;
+        // A wall clock stepped back makes the age negative: that counts as due too, so
+        // the bound holds whatever NTP does.
+        let due = |at: &AtomicI64, every| {
+            let age = state.clock.now_ms() - at.load(Ordering::Acquire);
+            !(0..every).contains(&age)
+        };
         if !due(&self.synced_ms, STALENESS_MS) && !due(&self.pruned_ms, PRUNE_EVERY_MS) {
             return Ok(());
         }

@@ -70,10 +70,18 @@ async fn peer_from_request_context(mut request: Request, next: Next) -> Response
         Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
         _ => None,
     };
-    if let Some(ip) = source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+    match source_ip.as_deref().map(str::parse::<IpAddr>) {
+        Some(Ok(ip)) => {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+        }
+        // Every such request would share one "unknown" client in the per-IP limits.
+        _ => tracing::warn!(
+            target: "server::lambda",
+            source_ip = source_ip.as_deref(),
+            "no client address in the request context"
+        ),
     }
     next.run(request).await
 }

@@ -82,6 +82,14 @@ async fn a_function_that_cannot_catch_up_answers_503_not_from_stale_state() {
         .send()
         .await
         .unwrap();
+    // Like every answer: never cached, with the request id and the security headers.
+    let headers = response.headers().clone();
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers.contains_key("x-request-id"), "{headers:?}");
+    assert!(
+        headers.contains_key("content-security-policy"),
+        "{headers:?}"
+    );
     let (status, body) = error_of(response).await;
     assert_eq!(
         (status, body.error),
