@@ -21,7 +21,7 @@ use std::{
 use reqwest::{StatusCode, header};
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
-use machine::{env_url, fresh_postgres, random, refresh_cookie};
+use machine::{env_url, fresh_postgres, random, refresh_cookie, server_cli};
 
 const PASSWORD: &str = "cluster-test-passphrase";
 
@@ -82,30 +82,7 @@ impl Cluster {
 
     /// Runs a CLI command against the cluster's database; returns its stdout.
     fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        server_cli(&self.env, args, stdin.unwrap_or_default())
     }
 
     /// Starts one instance on a free port; returns it and its URL.

@@ -12,14 +12,14 @@ mod machine;
 use std::{
     os::unix::process::CommandExt,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
 use reqwest::{StatusCode, header};
 use wire::{ErrorBody, ErrorCode, REFRESH_COOKIE, TokenResponse};
 
-use machine::{env_url, fresh_postgres, random, refresh_cookie, set_cookie};
+use machine::{env_url, fresh_postgres, random, refresh_cookie, server_cli, set_cookie};
 
 const PASSWORD: &str = "lambda-test-passphrase";
 
@@ -98,28 +98,7 @@ impl Emulator {
 
     /// The `server` CLI on the function's database: another instance of the engine.
     fn server(&self, args: &[&str], stdin: &str) {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        server_cli(&self.env, args, stdin);
     }
 
     async fn login(&self, origin: Option<&str>) -> reqwest::Response {

@@ -1,6 +1,7 @@
 //! Shared by the process-level tests (`cluster.rs`, `lambda.rs`): the machine's
 //! PostgreSQL and Redis that `scripts/test.sh` names in `TEST_POSTGRES_URL` and
-//! `TEST_REDIS_URL`, and the refresh cookie of a response.
+//! `TEST_REDIS_URL`, the `server` CLI on a test's database, and the refresh cookie of
+//! a response.
 
 /// The URL in `name`, or a panic that says where to look.
 pub fn env_url(name: &str) -> String {
@@ -44,4 +45,36 @@ pub fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
     let line = set_cookie(response)?;
     let value = line.split(';').next()?.split_once('=')?.1;
     (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// The `server` CLI with `env` alone (and `PATH`): runs `args` with `stdin` written to
+/// it and returns its stdout; a failure panics with its stderr.
+pub fn server_cli(env: &[(String, String)], args: &[&str], stdin: &str) -> String {
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
