@@ -21,6 +21,7 @@ use crate::{
 };
 
 mod oauth;
+mod rotations;
 pub use oauth::{ClientRow, CodeRow};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,7 +36,8 @@ pub struct Store {
     /// contending for the database lock (whose busy handler sleeps for milliseconds);
     /// readers go on beside it (WAL). On PostgreSQL the same pool as reads.
     writer: AnyPool,
-    postgres: bool,
+    /// The task that writes refresh-token rotations, several in one transaction.
+    rotations: rotations::Rotations,
     /// The URL, on PostgreSQL only: the cluster listener opens its own connection.
     postgres_url: Option<String>,
 }
@@ -263,9 +265,13 @@ impl Store {
             restrict_sqlite_files(&path)?;
         }
         Ok(Self {
+            rotations: rotations::Rotations::start(
+                writer.clone(),
+                !sqlite,
+                (sqlite && !memory).then(|| pool.clone()),
+            ),
             pool,
             writer,
-            postgres: !sqlite,
             postgres_url: (!sqlite).then(|| url.to_owned()),
         })
     }
@@ -276,6 +282,11 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
     let options = AnyConnectOptions::from_str(url)?;
     Ok(AnyPoolOptions::new()
         .max_connections(max)
+        // No ping before every query: on SQLite each one is a hand-off to the
+        // connection's worker thread and back, on PostgreSQL a network round trip, and
+        // a refresh makes two queries. A connection that broke fails its next query
+        // instead (and the pool then drops it: sqlx pings it as it comes back).
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if sqlite {
@@ -291,6 +302,11 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
                         .execute(&mut *conn)
                         .await?;
                     sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    // No checkpoint inside a commit: the store's writer task runs them
+                    // in the background (store/rotations.rs).
+                    sqlx::query("PRAGMA wal_autocheckpoint = 0")
                         .execute(&mut *conn)
                         .await?;
                 }
@@ -521,8 +537,9 @@ impl Store {
     }
 
     /// Marks `hash` used, links it to `successor` and slides the session's idle end,
-    /// all or nothing. Of concurrent calls for one token exactly one gets
-    /// `Rotated`: the conditional update is the serialisation point on both databases.
+    /// all or nothing. Of concurrent calls for one token exactly one gets `Rotated`:
+    /// the conditional update is the serialisation point on both databases. Written
+    /// together with the other rotations waiting at that moment (see [`rotations`]).
     pub async fn rotate(
         &self,
         hash: &str,
@@ -531,60 +548,15 @@ impl Store {
         now: i64,
         idle_expires_at: i64,
     ) -> Result<Rotation> {
-        if self.postgres {
-            // One statement, one round trip: a concurrent rotation of the same token
-            // waits on the row lock, then finds it used.
-            let (marked,): (i64,) = sqlx::query_as(
-                "WITH marked AS (UPDATE refresh_tokens SET used_at = $1, successor = $2 \
-                 WHERE hash = $3 AND used_at IS NULL RETURNING session_id), \
-                 inserted AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
-                 SELECT $2, session_id, $1 FROM marked ON CONFLICT (hash) DO NOTHING), \
-                 slid AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
-                 WHERE id IN (SELECT session_id FROM marked)) \
-                 SELECT COUNT(*) FROM marked",
-            )
-            .bind(now)
-            .bind(successor)
-            .bind(hash)
-            .bind(idle_expires_at)
-            .fetch_one(&self.writer)
-            .await?;
-            return Ok(if marked == 1 {
-                Rotation::Rotated
-            } else {
-                Rotation::AlreadyUsed
-            });
-        }
-        let mut tx = self.writer.begin().await?;
-        let marked = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1, successor = $2 WHERE hash = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(successor)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(Rotation::AlreadyUsed);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (hash) DO NOTHING",
-        )
-        .bind(successor)
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3")
-            .bind(now)
-            .bind(idle_expires_at)
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Rotation::Rotated)
+        self.rotations
+            .rotate(rotations::Request {
+                hash: hash.to_owned(),
+                successor: successor.to_owned(),
+                session_id: session_id.to_owned(),
+                now,
+                idle_expires_at,
+            })
+            .await
     }
 
     // --- revocations ---
@@ -898,4 +870,171 @@ fn restrict_sqlite_files(path: &Path) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            user_id: "u1".into(),
+            remember_me: 0,
+            user_agent: "ua".into(),
+            ip: "127.0.0.1".into(),
+            created_at: 0,
+            last_used_at: 0,
+            idle_expires_at: 100,
+            absolute_expires_at: 1000,
+            ended_at: None,
+            end_reason: None,
+            kind: "browser".into(),
+            client_id: None,
+            scope: None,
+        }
+    }
+
+    /// A SQLite file with one user and sessions `s0`, `s1`, … whose tokens are `h0`, `h1`, …
+    async fn sqlite_store(sessions: usize) -> (Store, PathBuf) {
+        let file = std::env::temp_dir().join(format!(
+            "jwt-refresh-store-{}.db",
+            crate::refresh_token::generate()[..12].to_owned()
+        ));
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+            .await
+            .unwrap();
+        let user = UserRow {
+            id: "u1".into(),
+            username: "alice".into(),
+            password_hash: "x".into(),
+            roles: "user".into(),
+            created_at: 0,
+        };
+        assert!(store.insert_user(&user).await.unwrap());
+        for i in 0..sessions {
+            let s = session(&format!("s{i}"));
+            store.insert_session(&s, &format!("h{i}")).await.unwrap();
+        }
+        (store, file)
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_rotation_marks_inserts_and_slides_together_once() {
+        let (store, _) = sqlite_store(1).await;
+        let first = store.rotate("h0", "h0'", "s0", 10, 300).await.unwrap();
+        assert_eq!(first, Rotation::Rotated);
+        let old = store.refresh_token("h0").await.unwrap().unwrap();
+        assert_eq!(
+            (old.used_at, old.successor.as_deref()),
+            (Some(10), Some("h0'"))
+        );
+        let next = store.refresh_token("h0'").await.unwrap().unwrap();
+        assert_eq!((next.session_id.as_str(), next.used_at), ("s0", None));
+        let slid = store.session("s0").await.unwrap().unwrap();
+        assert_eq!((slid.last_used_at, slid.idle_expires_at), (10, 300));
+
+        // The same token again: nothing changes, the caller is told it lost.
+        let again = store.rotate("h0", "h0'", "s0", 20, 900).await.unwrap();
+        assert_eq!(again, Rotation::AlreadyUsed);
+        let kept = store.session("s0").await.unwrap().unwrap();
+        assert_eq!((kept.last_used_at, kept.idle_expires_at), (10, 300));
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_rotation_that_fails_half_way_leaves_nothing_behind() {
+        let (store, _) = sqlite_store(1).await;
+        // The successor's insert breaks the foreign key after the mark has run.
+        assert!(
+            store
+                .rotate("h0", "h0'", "no-such-session", 10, 300)
+                .await
+                .is_err()
+        );
+        let old = store.refresh_token("h0").await.unwrap().unwrap();
+        assert_eq!(
+            (old.used_at, old.successor),
+            (None, None),
+            "the mark is undone"
+        );
+        assert!(store.refresh_token("h0'").await.unwrap().is_none());
+        // No transaction was left open on the one writer connection.
+        let retry = store.rotate("h0", "h0'", "s0", 11, 301).await.unwrap();
+        assert_eq!(retry, Rotation::Rotated);
+        let slid = store.session("s0").await.unwrap().unwrap();
+        assert_eq!(slid.idle_expires_at, 301);
+    }
+
+    #[tokio::test]
+    async fn rotations_written_together_keep_their_own_outcomes() {
+        let (store, _) = sqlite_store(40).await;
+        // 40 sessions at once, and ten more tries of s0's token among them; one of the
+        // 40 fails (its session does not exist) and must fail alone.
+        let mut calls = Vec::new();
+        for i in 0..40 {
+            let sid = if i == 7 {
+                "gone".to_owned()
+            } else {
+                format!("s{i}")
+            };
+            let (one, hash, next) = (store.clone(), format!("h{i}"), format!("h{i}'"));
+            calls.push(tokio::spawn(async move {
+                one.rotate(&hash, &next, &sid, 10, 300).await
+            }));
+            if i % 4 == 0 {
+                let again = store.clone();
+                calls.push(tokio::spawn(async move {
+                    again.rotate("h0", "h0'", "s0", 10, 300).await
+                }));
+            }
+        }
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.unwrap());
+        }
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Rotation::Rotated)))
+            .count();
+        let lost = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Rotation::AlreadyUsed)))
+            .count();
+        let failed = outcomes.iter().filter(|o| o.is_err()).count();
+        assert_eq!((rotated, lost, failed), (39, 10, 1));
+        for i in (0..40).filter(|i| *i != 7) {
+            let next = store.refresh_token(&format!("h{i}'")).await.unwrap();
+            assert!(next.is_some(), "h{i} has its successor");
+            let s = store.session(&format!("s{i}")).await.unwrap().unwrap();
+            assert_eq!(s.idle_expires_at, 300);
+        }
+        let failed = store.refresh_token("h7").await.unwrap().unwrap();
+        assert_eq!(
+            failed.used_at, None,
+            "the failed one left its token as it was"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_log_is_checkpointed_in_the_background() {
+        let (store, file) = sqlite_store(300).await;
+        let before = std::fs::metadata(&file).unwrap().len();
+        // No commit checkpoints (wal_autocheckpoint = 0): the rows are in the log, and
+        // only the writer task's checkpoint brings them into the database file.
+        for i in 0..300 {
+            let (hash, next) = (format!("h{i}"), format!("h{i}'"));
+            store
+                .rotate(&hash, &next, &format!("s{i}"), 10, 300)
+                .await
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::metadata(&file).unwrap().len() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint within 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }

@@ -1,0 +1,266 @@
+//! Refresh-token rotations, combined. Every rotation is a small write transaction, and
+//! on SQLite all writes go through one connection: one at a time, each paid for with
+//! hand-offs to the connection's worker thread and a commit, refreshes queue behind
+//! each other long before the CPU is busy. So one task per store takes every rotation
+//! that is waiting (up to [`MAX_BATCH`]) and runs them together: one transaction, one
+//! round trip, one commit. Under load a batch holds what arrived during the last one;
+//! alone, a rotation is a batch of one.
+//!
+//! The same task checkpoints SQLite's write-ahead log, on a reader connection, off the
+//! write path: left to SQLite, the commit that fills the log copies it into the
+//! database and syncs the file there and then, and every refresh queued behind it waits.
+//!
+//! Each rotation keeps its own outcome: marked (and its successor inserted and the
+//! session's idle end slid) only if its token was still unused, all or nothing for the
+//! batch. A batch that fails is run again one rotation at a time, so a bad one fails
+//! alone.
+
+use std::{collections::HashSet, time::Duration};
+
+use futures::TryStreamExt;
+use sqlx::{AnyPool, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Rotation;
+use crate::error::{Error, Result};
+
+/// At most this many rotations in one transaction (5 bound values each).
+const MAX_BATCH: usize = 64;
+
+/// How often the write-ahead log is checkpointed (SQLite files only).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// One rotation's values: see [`super::Store::rotate`].
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub hash: String,
+    pub successor: String,
+    pub session_id: String,
+    pub now: i64,
+    pub idle_expires_at: i64,
+}
+
+struct Pending {
+    request: Request,
+    done: oneshot::Sender<Result<Rotation>>,
+}
+
+/// The handle the store keeps; the task ends when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Rotations {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Rotations {
+    /// Starts the task that writes rotations through `writer` and, given a SQLite
+    /// file's `readers`, checkpoints its log through them.
+    pub fn start(writer: AnyPool, postgres: bool, readers: Option<AnyPool>) -> Self {
+        let (queue, waiting) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(writer, postgres, readers, waiting));
+        Self { queue }
+    }
+
+    /// Queues one rotation and waits for its outcome. The task owns the write, so a
+    /// caller that goes away half-way (a client that hung up) cannot leave it half done.
+    pub async fn rotate(&self, request: Request) -> Result<Rotation> {
+        let (done, outcome) = oneshot::channel();
+        self.queue
+            .send(Pending { request, done })
+            .await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the rotation writer is gone")))?;
+        outcome.await.map_err(|_| {
+            Error::Internal(anyhow::anyhow!("the rotation writer dropped a request"))
+        })?
+    }
+}
+
+async fn run(
+    writer: AnyPool,
+    postgres: bool,
+    readers: Option<AnyPool>,
+    mut waiting: mpsc::Receiver<Pending>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut checkpoint: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        tokio::select! {
+            n = waiting.recv_many(&mut batch, MAX_BATCH) => {
+                // Ends with the store: every sender is gone.
+                if n == 0 {
+                    break;
+                }
+            }
+            _ = tick.tick(), if readers.is_some() => {
+                if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
+                    let readers = readers.clone().expect("checked by the branch");
+                    checkpoint = Some(tokio::spawn(checkpoint_log(readers)));
+                }
+                continue;
+            }
+        }
+        // The same token twice in one statement would be ambiguous on PostgreSQL
+        // (one UPDATE ... FROM row, two inputs): later copies go in a later round,
+        // where they find the token used, as they would one after the other.
+        while !batch.is_empty() {
+            let mut seen = HashSet::new();
+            let (round, later): (Vec<_>, Vec<_>) = batch
+                .drain(..)
+                .partition(|p: &Pending| seen.insert(p.request.hash.clone()));
+            batch = later;
+            write_round(&writer, postgres, round).await;
+        }
+    }
+}
+
+/// Copies what the log holds into the database file, as far as no reader still needs
+/// the old pages (`PASSIVE`: it never waits for a lock, and writers go on meanwhile).
+async fn checkpoint_log(readers: AnyPool) {
+    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(&readers)
+        .await
+    {
+        Ok(_) | Err(sqlx::Error::PoolClosed) => {}
+        Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed"),
+    }
+}
+
+async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
+    let requests: Vec<&Request> = round.iter().map(|p| &p.request).collect();
+    match write(writer, postgres, &requests).await {
+        Ok(rotated) => {
+            for (pending, rotated) in round.into_iter().zip(rotated) {
+                let _ = pending.done.send(Ok(if rotated {
+                    Rotation::Rotated
+                } else {
+                    Rotation::AlreadyUsed
+                }));
+            }
+        }
+        Err(e) if round.len() == 1 => {
+            let _ = round.into_iter().next().map(|p| p.done.send(Err(e)));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = round.len(), "a rotation batch failed; writing it one by one");
+            for pending in round {
+                let outcome = write(writer, postgres, &[&pending.request])
+                    .await
+                    .map(|rotated| match rotated.first() {
+                        Some(true) => Rotation::Rotated,
+                        _ => Rotation::AlreadyUsed,
+                    });
+                let _ = pending.done.send(outcome);
+            }
+        }
+    }
+}
+
+/// Writes the rotations (whose hashes differ) in one transaction; says which of them
+/// found their token unused and rotated it.
+async fn write(writer: &AnyPool, postgres: bool, requests: &[&Request]) -> Result<Vec<bool>> {
+    if postgres {
+        write_postgres(writer, requests).await
+    } else {
+        write_sqlite(writer, requests).await
+    }
+}
+
+/// PostgreSQL: one statement. The row lock on each token serialises this with any
+/// other instance rotating the same token, which then finds it used.
+async fn write_postgres(writer: &AnyPool, requests: &[&Request]) -> Result<Vec<bool>> {
+    let values: Vec<String> = (0..requests.len())
+        .map(|i| {
+            let n = 5 * i;
+            format!(
+                "(${}::TEXT, ${}::TEXT, ${}::TEXT, ${}::BIGINT, ${}::BIGINT)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            )
+        })
+        .collect();
+    let sql = format!(
+        "WITH input (hash, successor, session_id, now, idle) AS (VALUES {}), \
+         marked AS (UPDATE refresh_tokens t SET used_at = i.now, successor = i.successor \
+         FROM input i WHERE t.hash = i.hash AND t.used_at IS NULL \
+         RETURNING t.hash, t.session_id), \
+         inserted AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
+         SELECT i.successor, m.session_id, i.now FROM input i JOIN marked m ON m.hash = i.hash \
+         ON CONFLICT (hash) DO NOTHING), \
+         slid AS (UPDATE sessions s SET last_used_at = i.now, idle_expires_at = i.idle \
+         FROM input i JOIN marked m ON m.hash = i.hash WHERE s.id = m.session_id) \
+         SELECT hash FROM marked",
+        values.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for r in requests {
+        query = query
+            .bind(r.hash.as_str())
+            .bind(r.successor.as_str())
+            .bind(r.session_id.as_str())
+            .bind(r.now)
+            .bind(r.idle_expires_at);
+    }
+    let marked: HashSet<String> = query
+        .fetch_all(writer)
+        .await?
+        .into_iter()
+        .map(|(hash,)| hash)
+        .collect();
+    Ok(requests.iter().map(|r| marked.contains(&r.hash)).collect())
+}
+
+/// SQLite: the statements of every rotation in one call, inside one transaction. In a
+/// rotation, the insert and the slide run only if its mark changed a row (`changes()`
+/// counts the previous statement). Nothing interleaves: there is one writer connection.
+async fn write_sqlite(writer: &AnyPool, requests: &[&Request]) -> Result<Vec<bool>> {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for i in 0..requests.len() {
+        let n = 5 * i;
+        let (hash, successor, session, now, idle) = (n + 1, n + 2, n + 3, n + 4, n + 5);
+        sql.push_str(&format!(
+            " UPDATE refresh_tokens SET used_at = ${now}, successor = ${successor} \
+             WHERE hash = ${hash} AND used_at IS NULL; \
+             INSERT INTO refresh_tokens (hash, session_id, created_at) \
+             SELECT ${successor}, ${session}, ${now} WHERE changes() = 1 \
+             ON CONFLICT (hash) DO NOTHING; \
+             UPDATE sessions SET last_used_at = ${now}, idle_expires_at = ${idle} \
+             WHERE id = ${session} AND changes() = 1;"
+        ));
+    }
+    sql.push_str(" COMMIT;");
+    let mut query = sqlx::query(&sql);
+    for r in requests {
+        query = query
+            .bind(r.hash.as_str())
+            .bind(r.successor.as_str())
+            .bind(r.session_id.as_str())
+            .bind(r.now)
+            .bind(r.idle_expires_at);
+    }
+    let mut conn = writer.acquire().await?;
+    // One result per statement: BEGIN, then (mark, insert, slide) per rotation, COMMIT.
+    // Only a mark's count is its own: SQLite reports the last change for BEGIN/COMMIT.
+    let results: std::result::Result<Vec<_>, _> = conn.execute_many(query).try_collect().await;
+    match results {
+        Ok(results) if results.len() == 2 + 3 * requests.len() => Ok((0..requests.len())
+            .map(|i| results[1 + 3 * i].rows_affected() == 1)
+            .collect()),
+        outcome => {
+            // A statement failed inside the transaction: end it before the connection
+            // goes back to the pool (a failed ROLLBACK means none was open).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            match outcome {
+                Err(e) => Err(e.into()),
+                Ok(results) => Err(Error::Internal(anyhow::anyhow!(
+                    "a rotation batch of {} returned {} results",
+                    requests.len(),
+                    results.len()
+                ))),
+            }
+        }
+    }
+}
