@@ -135,6 +135,7 @@ impl Hasher {
 
 /// A hashing thread: takes jobs until the [`Hasher`] is dropped.
 fn work(waiting: &Mutex<mpsc::Receiver<Job>>) {
+    yield_to_other_work();
     let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = waiting
@@ -157,6 +158,18 @@ fn work(waiting: &Mutex<mpsc::Receiver<Job>>) {
         };
         // The caller may have gone (a client that hung up): nothing to tell then.
         let _ = job.done.send(done);
+    }
+}
+
+/// The hashing threads run at the lowest priority (nice 19): a hash is ~25 ms of CPU
+/// that would otherwise take a core from refreshes and bearer calls for its whole
+/// time slice, and a sign-in a few milliseconds slower costs nobody anything. They
+/// still get every cycle nothing else wants. Linux keeps the nice value per thread;
+/// elsewhere it would be the whole process's, so it is left alone there.
+fn yield_to_other_work() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::warn!(error = %e, "could not lower the hashing thread's priority");
     }
 }
 
@@ -230,6 +243,44 @@ fn verify_with(memory: &mut Vec<Block>, password: &str, stored: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `(thread name, nice)` of every thread of this process, from `/proc`.
+    #[cfg(target_os = "linux")]
+    fn threads_and_nice() -> Vec<(String, i32)> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // After the name in parentheses: state is field 3, nice field 19.
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let nice = rest.split(' ').nth(16).and_then(|n| n.parse().ok());
+            if let Some(nice) = nice {
+                found.push((comm.trim().to_owned(), nice));
+            }
+        }
+        found
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_lowest_priority_and_nothing_else_does() {
+        let hasher = Hasher::new(1, 1);
+        // A hash done means a thread is up and has set its priority (other tests'
+        // threads may be starting: any, not all).
+        hasher.hash("correct horse".into()).await.unwrap();
+        let threads = threads_and_nice();
+        let lowered = threads
+            .iter()
+            .any(|(n, nice)| n.starts_with("argon2-") && *nice == 19);
+        assert!(lowered, "{threads:?}");
+        let me = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert!(
+            me < 19,
+            "only the hashing threads are lowered, not the process"
+        );
+    }
 
     #[tokio::test]
     async fn hashes_are_argon2id_and_verify_only_the_right_password() {
