@@ -279,11 +279,15 @@ async fn run_me(
     Ok((tally, started.elapsed()))
 }
 
-/// A ticker for one of `workers` virtual clients sharing `rate` requests a second.
-fn pacer(rate: Option<f64>, workers: usize) -> Option<tokio::time::Interval> {
+/// A ticker for virtual client `index` of `workers` sharing `rate` requests a second.
+/// The clients' ticks are spread evenly over the period: started together, all of
+/// them would send at the same instant, a burst of `workers` every period instead of
+/// a steady rate.
+fn pacer(rate: Option<f64>, index: usize, workers: usize) -> Option<tokio::time::Interval> {
     let rate = rate?;
     let period = Duration::from_secs_f64(workers as f64 / rate.max(0.001));
-    let mut tick = tokio::time::interval(period);
+    let offset = period.mul_f64(index as f64 / workers as f64);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     Some(tick)
 }
@@ -302,12 +306,12 @@ async fn run_refresh(
     }
     let started = Instant::now();
     let budget = Budget::new(total, max);
-    let workers = sessions.into_iter().map(|session| {
+    let workers = sessions.into_iter().enumerate().map(|(index, session)| {
         let (target, budget) = (target.clone(), budget.clone());
         tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut cookie = session.cookie;
-            let mut pace = pacer(rate, concurrency);
+            let mut pace = pacer(rate, index, concurrency);
             while budget.take() {
                 if let Some(tick) = pace.as_mut() {
                     tick.tick().await;
@@ -357,7 +361,7 @@ async fn login_storm(
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> anyhow::Result<(Tally, Duration)> {
     let started = Instant::now();
-    let mut tick = pacer(Some(per_second), 1).expect("a rate");
+    let mut tick = pacer(Some(per_second), 0, 1).expect("a rate");
     let mut tasks = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
