@@ -12,8 +12,9 @@
 //!
 //! Each rotation keeps its own outcome: marked (and its successor inserted and the
 //! session's idle end slid) only if its token was still unused, all or nothing for the
-//! batch. A batch that fails is run again one rotation at a time, so a bad one fails
-//! alone.
+//! batch. A batch that fails (a broken row, or on PostgreSQL a deadlock with another
+//! instance's batch over the same two tokens in the other order) is run again one
+//! rotation at a time, so a bad one fails alone.
 
 use std::{collections::HashSet, time::Duration};
 
