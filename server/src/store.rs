@@ -277,16 +277,32 @@ impl Store {
     }
 }
 
+/// A pooled connection idle for longer than this is pinged before it is used.
+const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A pool of at most `max` connections to `url`, with SQLite's pragmas on SQLite.
 async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<AnyPool> {
     let options = AnyConnectOptions::from_str(url)?;
-    Ok(AnyPoolOptions::new()
+    let mut pool = AnyPoolOptions::new()
         .max_connections(max)
-        // No ping before every query: on SQLite each one is a hand-off to the
-        // connection's worker thread and back, on PostgreSQL a network round trip, and
-        // a refresh makes two queries. A connection that broke fails its next query
-        // instead (and the pool then drops it: sqlx pings it as it comes back).
+        // No ping before every query (on SQLite a hand-off to the connection's worker
+        // thread and back, on PostgreSQL a round trip; a refresh makes two queries):
+        // only before one that sat idle, which a database restart, a failover or a
+        // proxy (or a serverless instance's freeze) may have cut.
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_PING_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        });
+    if url.contains(":memory:") {
+        // The one connection is the database: it must never be closed for idling.
+        pool = pool.idle_timeout(None).max_lifetime(None);
+    }
+    Ok(pool
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if sqlite {
@@ -304,9 +320,16 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
                     sqlx::query("PRAGMA busy_timeout = 5000")
                         .execute(&mut *conn)
                         .await?;
-                    // No checkpoint inside a commit: the store's writer task runs them
-                    // in the background (store/rotations.rs).
-                    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                    // The store's writer task checkpoints every second, off the write
+                    // path (store/rotations.rs). A commit checkpoints only past this
+                    // many pages (SQLite's default: 1 000), and with little left to
+                    // copy then: it bounds the log, which under steady writes only
+                    // restarts after a checkpoint made between two of them.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    // A log that grew under a burst is cut back once it restarts.
+                    sqlx::query("PRAGMA journal_size_limit = 67108864")
                         .execute(&mut *conn)
                         .await?;
                 }

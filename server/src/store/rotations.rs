@@ -16,9 +16,9 @@
 //! instance's batch over the same two tokens in the other order) is run again one
 //! rotation at a time, so a bad one fails alone.
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, panic::AssertUnwindSafe, time::Duration};
 
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
@@ -101,16 +101,28 @@ async fn run(
                 continue;
             }
         }
+        // A caller that has gone (its client hung up, its request timed out) will
+        // never hand the successor on: rotating for it would only turn its client's
+        // retry with the same token into reuse once the grace period has passed.
+        batch.retain(|p| !p.done.is_closed());
         // The same token twice in one statement would be ambiguous on PostgreSQL
         // (one UPDATE ... FROM row, two inputs): later copies go in a later round,
         // where they find the token used, as they would one after the other.
         while !batch.is_empty() {
             let mut seen = HashSet::new();
-            let (round, later): (Vec<_>, Vec<_>) = batch
+            let (mut round, later): (Vec<_>, Vec<_>) = batch
                 .drain(..)
                 .partition(|p: &Pending| seen.insert(p.request.hash.clone()));
             batch = later;
-            write_round(&writer, postgres, round).await;
+            // Rows locked in one order by every batch: two instances' batches over the
+            // same tokens cannot wait for each other.
+            round.sort_unstable_by(|a, b| a.request.hash.cmp(&b.request.hash));
+            // A panic (in the driver, say) fails this round's callers, not the task
+            // and every rotation after it.
+            let written = AssertUnwindSafe(write_round(&writer, postgres, round));
+            if written.catch_unwind().await.is_err() {
+                tracing::error!("a rotation batch panicked; its requests failed");
+            }
         }
     }
 }
@@ -139,12 +151,9 @@ async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
                 }));
             }
         }
-        Err(e) if round.len() == 1 => {
-            let _ = round.into_iter().next().map(|p| p.done.send(Err(e)));
-        }
-        Err(e) => {
+        Err(e) if round.len() > 1 && one_bad_row(&e) => {
             tracing::warn!(error = %e, size = round.len(), "a rotation batch failed; writing it one by one");
-            for pending in round {
+            for pending in round.into_iter().filter(|p| !p.done.is_closed()) {
                 let outcome = write(writer, postgres, &[&pending.request])
                     .await
                     .map(|rotated| match rotated.first() {
@@ -154,7 +163,29 @@ async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
                 let _ = pending.done.send(outcome);
             }
         }
+        // The database itself failed (gone, timed out, busy): every rotation of the
+        // round would fail the same way, one after the other.
+        Err(e) => {
+            let reason = e.to_string();
+            let mut round = round.into_iter();
+            if let Some(first) = round.next() {
+                let _ = first.done.send(Err(e));
+            }
+            for pending in round {
+                let failed = anyhow::anyhow!("the rotation batch failed: {reason}");
+                let _ = pending.done.send(Err(Error::Internal(failed)));
+            }
+        }
     }
+}
+
+/// Whether a failed batch may be one rotation's fault (a constraint it breaks, or on
+/// PostgreSQL a deadlock with another instance), so that the others would succeed.
+fn one_bad_row(e: &Error) -> bool {
+    let Error::Database(sqlx::Error::Database(db)) = e else {
+        return false;
+    };
+    !matches!(db.kind(), sqlx::error::ErrorKind::Other) || db.code().as_deref() == Some("40P01")
 }
 
 /// Writes the rotations (whose hashes differ) in one transaction; says which of them
