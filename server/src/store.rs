@@ -321,11 +321,11 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
                         .execute(&mut *conn)
                         .await?;
                     // The store's writer task checkpoints every second, off the write
-                    // path (store/rotations.rs). A commit checkpoints only past this
-                    // many pages (SQLite's default: 1 000), and with little left to
-                    // copy then: it bounds the log, which under steady writes only
-                    // restarts after a checkpoint made between two of them.
-                    sqlx::query("PRAGMA wal_autocheckpoint = 10000")
+                    // path, and lets the log restart (store/rotations.rs). A commit
+                    // checkpoints only past this many pages (SQLite's default: 1 000,
+                    // and each commit past it pays for one): a bound, should that task
+                    // ever stop.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 50000")
                         .execute(&mut *conn)
                         .await?;
                     // A log that grew under a burst is cut back once it restarts.

@@ -9,6 +9,7 @@
 //! The same task checkpoints SQLite's write-ahead log, on a reader connection, off the
 //! write path: left to SQLite, the commit that fills the log copies it into the
 //! database and syncs the file there and then, and every refresh queued behind it waits.
+//! Then the writer copies the few frames written meanwhile, so the log can restart.
 //!
 //! Each rotation keeps its own outcome: marked (and its successor inserted and the
 //! session's idle end slid) only if its token was still unused, all or nothing for the
@@ -84,8 +85,15 @@ async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut checkpoint: Option<tokio::task::JoinHandle<()>> = None;
+    let mut checkpoint: Option<tokio::task::JoinHandle<i64>> = None;
     loop {
+        let start_checkpoint = readers.is_some() && checkpoint.is_none();
+        let checkpointed = async {
+            match checkpoint.as_mut() {
+                Some(running) => running.await.unwrap_or(0),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             n = waiting.recv_many(&mut batch, MAX_BATCH) => {
                 // Ends with the store: every sender is gone.
@@ -93,10 +101,20 @@ async fn run(
                     break;
                 }
             }
-            _ = tick.tick(), if readers.is_some() => {
-                if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
-                    let readers = readers.clone().expect("checked by the branch");
-                    checkpoint = Some(tokio::spawn(checkpoint_log(readers)));
+            _ = tick.tick(), if start_checkpoint => {
+                let readers = readers.clone().expect("checked by the branch");
+                checkpoint = Some(tokio::spawn(checkpoint_log(readers)));
+                continue;
+            }
+            frames = checkpointed => {
+                checkpoint = None;
+                // The log restarts from its beginning only at a write that finds every
+                // frame copied; under steady writes there is always one written while
+                // the checkpoint ran. The writer copies those few itself, between two
+                // batches, so the next write restarts the log: it stays about a
+                // second of writes long.
+                if frames > 0 {
+                    checkpoint_log(writer.clone()).await;
                 }
                 continue;
             }
@@ -128,14 +146,19 @@ async fn run(
 }
 
 /// Copies what the log holds into the database file, as far as no reader still needs
-/// the old pages (`PASSIVE`: it never waits for a lock, and writers go on meanwhile).
-async fn checkpoint_log(readers: AnyPool) {
-    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .execute(&readers)
-        .await
-    {
-        Ok(_) | Err(sqlx::Error::PoolClosed) => {}
-        Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed"),
+/// the old pages (`PASSIVE`: it never waits for a lock, and writers go on meanwhile);
+/// returns how many frames the log holds.
+async fn checkpoint_log(through: AnyPool) -> i64 {
+    let done: sqlx::Result<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&through)
+        .await;
+    match done {
+        Ok((_busy, frames, _copied)) => frames,
+        Err(sqlx::Error::PoolClosed) => 0,
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+            0
+        }
     }
 }
 
