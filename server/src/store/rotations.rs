@@ -103,7 +103,7 @@ async fn run(
             }
             _ = tick.tick(), if start_checkpoint => {
                 let readers = readers.clone().expect("checked by the branch");
-                checkpoint = Some(tokio::spawn(checkpoint_log(readers)));
+                checkpoint = Some(tokio::spawn(catch_up(readers)));
                 continue;
             }
             frames = checkpointed => {
@@ -114,7 +114,7 @@ async fn run(
                 // batches, so the next write restarts the log: it stays about a
                 // second of writes long.
                 if frames > 0 {
-                    checkpoint_log(writer.clone()).await;
+                    checkpoint_pass(&writer).await;
                 }
                 continue;
             }
@@ -145,19 +145,34 @@ async fn run(
     }
 }
 
+/// Checkpoints through `readers` until what is left to copy is a few frames (or a few
+/// passes were made): the writer's own pass after it then costs next to nothing.
+/// Returns how many frames the log holds.
+async fn catch_up(readers: AnyPool) -> i64 {
+    let mut frames = 0;
+    for _ in 0..4 {
+        let (log, copied) = checkpoint_pass(&readers).await;
+        frames = log;
+        if log - copied <= 64 {
+            break;
+        }
+    }
+    frames
+}
+
 /// Copies what the log holds into the database file, as far as no reader still needs
 /// the old pages (`PASSIVE`: it never waits for a lock, and writers go on meanwhile);
-/// returns how many frames the log holds.
-async fn checkpoint_log(through: AnyPool) -> i64 {
+/// returns how many frames the log holds and how many of them are copied.
+async fn checkpoint_pass(through: &AnyPool) -> (i64, i64) {
     let done: sqlx::Result<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(&through)
+        .fetch_one(through)
         .await;
     match done {
-        Ok((_busy, frames, _copied)) => frames,
-        Err(sqlx::Error::PoolClosed) => 0,
+        Ok((_busy, frames, copied)) => (frames, copied),
+        Err(sqlx::Error::PoolClosed) => (0, 0),
         Err(e) => {
             tracing::warn!(error = %e, "checkpointing the SQLite log failed");
-            0
+            (0, 0)
         }
     }
 }
