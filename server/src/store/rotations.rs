@@ -20,7 +20,7 @@
 use std::{collections::HashSet, panic::AssertUnwindSafe, time::Duration};
 
 use futures::{FutureExt, TryStreamExt};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Arguments, Executor, any::AnyArguments};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Rotation;
@@ -265,22 +265,28 @@ async fn write_postgres(writer: &AnyPool, requests: &[&Request]) -> Result<Vec<b
          SELECT hash FROM marked",
         values.join(", ")
     );
-    let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    for r in requests {
-        query = query
-            .bind(r.hash.as_str())
-            .bind(r.successor.as_str())
-            .bind(r.session_id.as_str())
-            .bind(r.now)
-            .bind(r.idle_expires_at);
-    }
-    let marked: HashSet<String> = query
-        .fetch_all(writer)
-        .await?
-        .into_iter()
-        .map(|(hash,)| hash)
-        .collect();
+    let marked: HashSet<String> =
+        sqlx::query_as_with::<_, (String,), _>(&sql, values_of(requests)?)
+            .fetch_all(writer)
+            .await?
+            .into_iter()
+            .map(|(hash,)| hash)
+            .collect();
     Ok(requests.iter().map(|r| marked.contains(&r.hash)).collect())
+}
+
+/// Each rotation's five values in order: `$5i+1` to `$5i+5` in both dialects' SQL.
+fn values_of<'q>(requests: &[&'q Request]) -> Result<AnyArguments<'q>> {
+    let mut values = AnyArguments::default();
+    for r in requests {
+        let added = (values.add(r.hash.as_str()))
+            .and_then(|()| values.add(r.successor.as_str()))
+            .and_then(|()| values.add(r.session_id.as_str()))
+            .and_then(|()| values.add(r.now))
+            .and_then(|()| values.add(r.idle_expires_at));
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(values)
 }
 
 /// SQLite: the statements of every rotation in one call, inside one transaction. In a
@@ -302,15 +308,7 @@ async fn write_sqlite(writer: &AnyPool, requests: &[&Request]) -> Result<Vec<boo
         ));
     }
     sql.push_str(" COMMIT;");
-    let mut query = sqlx::query(&sql);
-    for r in requests {
-        query = query
-            .bind(r.hash.as_str())
-            .bind(r.successor.as_str())
-            .bind(r.session_id.as_str())
-            .bind(r.now)
-            .bind(r.idle_expires_at);
-    }
+    let query = sqlx::query_with(&sql, values_of(requests)?);
     let mut conn = writer.acquire().await?;
     // One result per statement: BEGIN, then (mark, insert, slide) per rotation, COMMIT.
     // Only a mark's count is its own: SQLite reports the last change for BEGIN/COMMIT.
