@@ -277,6 +277,23 @@ impl Store {
     }
 }
 
+/// Set on every SQLite connection.
+const SQLITE_PRAGMAS: [&str; 6] = [
+    // WAL lets readers run beside the one writer; NORMAL sync is durable across a
+    // process crash, which is what we guard against.
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    // The store's writer task checkpoints every second, off the write path, and lets
+    // the log restart (store/rotations.rs). A commit checkpoints only past this many
+    // pages (SQLite's default: 1 000, and each commit past it pays for one): a bound,
+    // should that task ever stop.
+    "PRAGMA wal_autocheckpoint = 50000",
+    // A log that grew under a burst is cut back once it restarts.
+    "PRAGMA journal_size_limit = 67108864",
+];
+
 /// A pooled connection idle for longer than this is pinged before it is used.
 const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -306,32 +323,9 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if sqlite {
-                    // WAL lets readers run beside the one writer; NORMAL sync is
-                    // durable across a process crash, which is what we guard against.
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    // The store's writer task checkpoints every second, off the write
-                    // path, and lets the log restart (store/rotations.rs). A commit
-                    // checkpoints only past this many pages (SQLite's default: 1 000,
-                    // and each commit past it pays for one): a bound, should that task
-                    // ever stop.
-                    sqlx::query("PRAGMA wal_autocheckpoint = 50000")
-                        .execute(&mut *conn)
-                        .await?;
-                    // A log that grew under a burst is cut back once it restarts.
-                    sqlx::query("PRAGMA journal_size_limit = 67108864")
-                        .execute(&mut *conn)
-                        .await?;
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
                 }
                 Ok(())
             })
