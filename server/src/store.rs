@@ -251,9 +251,10 @@ impl Store {
                 .unwrap_or(if sqlite { 8 } else { 16 })
                 .max(1),
         };
-        let pool = sqlite_aware_pool(url, sqlite, max).await?;
+        let settings: &[&str] = if sqlite { &SQLITE_PRAGMAS } else { &[] };
+        let pool = pool_of(url, max, settings).await?;
         let writer = if sqlite && !memory {
-            sqlite_aware_pool(url, sqlite, 1).await?
+            pool_of(url, 1, settings).await?
         } else {
             pool.clone()
         };
@@ -264,9 +265,18 @@ impl Store {
             // the database file's mode, which is owner-only by now. Checked, not assumed.
             restrict_sqlite_files(&path)?;
         }
+        // Every rotation of this instance waits behind the batch in flight: on
+        // PostgreSQL that batch has a connection of its own, whose waits for a row lock
+        // are bounded, so a transaction left open on one token (a stuck instance, a
+        // console) fails that token's refresh instead of stalling everyone's.
+        let rotation_writer = if sqlite {
+            writer.clone()
+        } else {
+            pool_of(url, 1, &[POSTGRES_ROTATION_LOCK_TIMEOUT]).await?
+        };
         Ok(Self {
             rotations: rotations::Rotations::start(
-                writer.clone(),
+                rotation_writer,
                 !sqlite,
                 (sqlite && !memory).then(|| pool.clone()),
             ),
@@ -294,11 +304,22 @@ const SQLITE_PRAGMAS: [&str; 6] = [
     "PRAGMA journal_size_limit = 67108864",
 ];
 
+/// Set on the PostgreSQL connection that writes rotations: a batch waits at most this
+/// long for a row lock (another instance's batch holds one for milliseconds), then is
+/// written again one rotation at a time, so only the locked token's refresh fails.
+/// Not on the other connections: migrations wait for each other's advisory lock.
+const POSTGRES_ROTATION_LOCK_TIMEOUT: &str = "SET lock_timeout = '2s'";
+
 /// A pooled connection idle for longer than this is pinged before it is used.
 const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A pool of at most `max` connections to `url`, with SQLite's pragmas on SQLite.
-async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<AnyPool> {
+/// A pool of at most `max` connections to `url`, each set up with `settings` (SQLite's
+/// pragmas, say).
+async fn pool_of(
+    url: &str,
+    max: u32,
+    settings: &'static [&'static str],
+) -> anyhow::Result<AnyPool> {
     let options = AnyConnectOptions::from_str(url)?;
     let mut pool = AnyPoolOptions::new()
         .max_connections(max)
@@ -322,10 +343,8 @@ async fn sqlite_aware_pool(url: &str, sqlite: bool, max: u32) -> anyhow::Result<
     Ok(pool
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                if sqlite {
-                    for pragma in SQLITE_PRAGMAS {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
+                for setting in settings {
+                    sqlx::query(setting).execute(&mut *conn).await?;
                 }
                 Ok(())
             })
@@ -447,6 +466,7 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+        self.rotations.close().await;
     }
 
     /// Live sessions of a user, newest first.

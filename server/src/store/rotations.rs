@@ -13,9 +13,10 @@
 //!
 //! Each rotation keeps its own outcome: marked (and its successor inserted and the
 //! session's idle end slid) only if its token was still unused, all or nothing for the
-//! batch. A batch that fails (a broken row, or on PostgreSQL a deadlock with another
-//! instance's batch over the same two tokens in the other order) is run again one
-//! rotation at a time, so a bad one fails alone.
+//! batch. A batch that fails on one row (a broken row, or on PostgreSQL a deadlock with
+//! another instance's batch over the same two tokens in the other order, or a row lock
+//! held past the lock timeout) is run again one rotation at a time, so a bad one fails
+//! alone.
 
 use std::{collections::HashSet, panic::AssertUnwindSafe, time::Duration};
 
@@ -51,6 +52,7 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Rotations {
     queue: mpsc::Sender<Pending>,
+    writer: AnyPool,
 }
 
 impl Rotations {
@@ -58,8 +60,13 @@ impl Rotations {
     /// file's `readers`, checkpoints its log through them.
     pub fn start(writer: AnyPool, postgres: bool, readers: Option<AnyPool>) -> Self {
         let (queue, waiting) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(writer, postgres, readers, waiting));
-        Self { queue }
+        tokio::spawn(run(writer.clone(), postgres, readers, waiting));
+        Self { queue, writer }
+    }
+
+    /// Closes the writer's connections: later rotations fail.
+    pub async fn close(&self) {
+        self.writer.close().await;
     }
 
     /// Queues one rotation and waits for its outcome. The task owns the write, so a
@@ -217,13 +224,15 @@ async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
     }
 }
 
-/// Whether a failed batch may be one rotation's fault (a constraint it breaks, or on
-/// PostgreSQL a deadlock with another instance), so that the others would succeed.
+/// Whether a failed batch may be one rotation's fault, so that the others would
+/// succeed: a constraint it breaks, or on PostgreSQL a deadlock with another instance
+/// (40P01) or a row lock held past the writer's lock timeout (55P03).
 fn one_bad_row(e: &Error) -> bool {
     let Error::Database(sqlx::Error::Database(db)) = e else {
         return false;
     };
-    !matches!(db.kind(), sqlx::error::ErrorKind::Other) || db.code().as_deref() == Some("40P01")
+    !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+        || matches!(db.code().as_deref(), Some("40P01" | "55P03"))
 }
 
 /// Writes the rotations (whose hashes differ) in one transaction; says which of them

@@ -310,3 +310,51 @@ async fn a_refresh_from_another_user_agent_is_logged_or_revoked_by_policy() {
         .refresh_fails(&login.cookie, ErrorCode::SessionRevoked)
         .await;
 }
+
+/// On PostgreSQL every rotation of an instance goes through one writer, a batch at a
+/// time: a transaction left open on one session's token (a stuck instance, a console)
+/// must fail that session's refresh after the writer's lock timeout, not stall every
+/// refresh behind it. (SQLite has one writer anyway: a foreign lock stops all writes.)
+#[tokio::test]
+async fn a_token_locked_by_a_stuck_transaction_does_not_stall_other_refreshes() {
+    use sqlx::{Connection, Executor};
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        return;
+    }
+    let alice = app.login(ALICE).await;
+    let bob = app.login(BOB).await;
+    let mut console = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    console.execute("BEGIN").await.unwrap();
+    sqlx::query("SELECT 1 FROM refresh_tokens WHERE session_id = $1 FOR UPDATE")
+        .bind(&alice.tokens.session.id)
+        .execute(&mut console)
+        .await
+        .unwrap();
+
+    let stuck = app.post_refresh(&alice.cookie);
+    let other = async {
+        // Bob's rotation queues behind Alice's batch, which waits for the lock.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.post_refresh(&bob.cookie).await
+    };
+    let both = async { tokio::join!(stuck, other) };
+    let (stuck, other) = tokio::time::timeout(std::time::Duration::from_secs(30), both)
+        .await
+        .expect("refreshes stalled behind a lock held by another transaction");
+    // Both answered while the lock is still held.
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "Bob's session is not locked"
+    );
+    let (status, body) = error_of(stuck).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body.error, ErrorCode::Internal);
+
+    console.execute("ROLLBACK").await.unwrap();
+    // Alice's token was left unused: her client's retry rotates it.
+    app.refresh(&alice.cookie).await;
+}
