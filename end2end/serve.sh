@@ -2,10 +2,11 @@
 # Starts the server for the browser tests: a fresh SQLite database with two known
 # users, access tokens that live 3 s by default (so refreshes happen within a test), the
 # built SPA. The Playwright config starts several, each with its own session timings:
-#   PORT, ACCESS_TTL, IDLE_TTL, REFRESH_GRACE, ABSOLUTE_TTL_SHORT are passed through.
+#   PORT, ACCESS_TTL, IDLE_TTL, REFRESH_GRACE, ABSOLUTE_TTL_SHORT are passed through;
+#   SERVER_BIN picks another build (scripts/bench.sh measures the reload on the release one).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-server="${CARGO_TARGET_DIR:-$root/target}/debug/server"
+server="${SERVER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/server}"
 [ -x "$server" ] || { echo "no $server: build it first (cargo build -p server; cargo test --workspace builds it too)" >&2; exit 1; }
 # One database per port, at a path the specs can find (helpers.ts, registerClient).
 db_dir="${TMPDIR:-/tmp}/jwt-refresh-e2e-${PORT:-3100}"

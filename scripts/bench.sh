@@ -9,11 +9,14 @@
 #   3. the Node.js peer (bench/peer: Express + jsonwebtoken + cookie-parser, rotation in
 #      SQLite with better-sqlite3, one worker per core with `cluster`), installed from npm
 #      on first use: `/api/me` and refresh driven the same way;
+##   4. the reload of a signed-in page to the dashboard showing the user, in Debian's
+#      Chromium (end2end/tests/delivery.spec.ts, 10 reloads, median) against the release
+#      server and the release SPA (built if dist/ is missing);
 #
 # then prints ours/peer. Rate limits are raised out of the way for both.
 #
 #   scripts/bench.sh                     # DURATION=10 CONCURRENCY=32 REQUESTS=20000
-#   SCENARIOS=me scripts/bench.sh        # me, refresh, paced, postgres, peer (comma-separated)
+#   SCENARIOS=me scripts/bench.sh        # me, refresh, paced, postgres, peer, reload (comma-separated)
 #   SERVER=../old/target/release/server SCENARIOS=me,refresh,postgres scripts/bench.sh
 #                                        # another build of ours, for a before/after
 set -euo pipefail
@@ -23,7 +26,7 @@ root="$(pwd)"
 DURATION="${DURATION:-10}"
 CONCURRENCY="${CONCURRENCY:-32}"
 REQUESTS="${REQUESTS:-20000}"
-SCENARIOS="${SCENARIOS:-me,refresh,paced,postgres,peer}"
+SCENARIOS="${SCENARIOS:-me,refresh,paced,postgres,peer,reload}"
 PG_ADMIN="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ours_port=3200
 peer_port=3300
@@ -147,6 +150,16 @@ if want peer; then
   stop_last
 fi
 
+if want reload; then
+  # Chromium, the Playwright packages and the SPA's tools, where missing.
+  source scripts/setup.sh --browser
+  [ -f dist/index.html ] || { step "building the SPA (trunk build --release)"; trunk build --release; }
+  step "reload to the dashboard in Chromium, against the release server"
+  (cd end2end && SERVER_BIN="$server" E2E_PORT=3400 npx playwright test tests/delivery.spec.ts \
+    -g 'reload of a signed-in page' --reporter=list) | tee "$tmp/reload.txt" >&2
+  result[reload]="$(sed -nE 's/^reload to dashboard: median ([0-9]+) ms.*/\1/p' "$tmp/reload.txt")"
+fi
+
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "| measure | ours | peer | ours/peer |"
@@ -156,3 +169,4 @@ echo "| refresh on SQLite (load, c$CONCURRENCY), req/s | ${result[refresh_ours]:
 echo "| refresh on PostgreSQL, req/s | ${result[refresh_pg]:--} | | |"
 echo "| refresh p99 at 1,000/s beside 20 sign-ins/s, ms | ${result[paced]:--} | | |"
 echo "| those sign-ins' p99, ms | ${result[paced_login]:--} | | |"
+echo "| reload of a signed-in page to the dashboard (median of 10), ms | ${result[reload]:--} | | |"
