@@ -312,8 +312,9 @@ pub struct Config {
     pub redis_url: Option<String>,
 
     /// Database connections of this instance (default: 8 readers and one writer on
-    /// SQLite, 16 on PostgreSQL; the `lambda` function: 2, since every warm instance
-    /// holds its own: put PgBouncer or RDS Proxy in front of PostgreSQL there).
+    /// SQLite, 16 on PostgreSQL, plus one there for refresh-token rotations; the
+    /// `lambda` function: 2, since every warm instance holds its own: put PgBouncer or
+    /// RDS Proxy in front of PostgreSQL there).
     #[arg(long, env = "DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<u32>,
 

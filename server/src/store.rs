@@ -269,10 +269,12 @@ impl Store {
         // PostgreSQL that batch has a connection of its own, whose waits for a row lock
         // are bounded, so a transaction left open on one token (a stuck instance, a
         // console) fails that token's refresh instead of stalling everyone's.
+        // Connected at the first rotation: a function's cold start waits for none.
         let rotation_writer = if sqlite {
             writer.clone()
         } else {
-            pool_of(url, 1, &[POSTGRES_ROTATION_LOCK_TIMEOUT]).await?
+            pool_options(url, 1, &[POSTGRES_ROTATION_LOCK_TIMEOUT])
+                .connect_lazy_with(AnyConnectOptions::from_str(url)?)
         };
         Ok(Self {
             rotations: rotations::Rotations::start(
@@ -305,9 +307,9 @@ const SQLITE_PRAGMAS: [&str; 6] = [
 ];
 
 /// Set on the PostgreSQL connection that writes rotations: a batch waits at most this
-/// long for a row lock (another instance's batch holds one for milliseconds), then is
-/// written again one rotation at a time, so only the locked token's refresh fails.
-/// Not on the other connections: migrations wait for each other's advisory lock.
+/// long for each lock (another instance's batch holds a token's row for milliseconds),
+/// then is written again one rotation at a time, so only the locked token's refresh
+/// fails. Not on the other connections: migrations wait for each other's advisory lock.
 const POSTGRES_ROTATION_LOCK_TIMEOUT: &str = "SET lock_timeout = '2s'";
 
 /// A pooled connection idle for longer than this is pinged before it is used.
@@ -321,6 +323,12 @@ async fn pool_of(
     settings: &'static [&'static str],
 ) -> anyhow::Result<AnyPool> {
     let options = AnyConnectOptions::from_str(url)?;
+    Ok(pool_options(url, max, settings)
+        .connect_with(options)
+        .await?)
+}
+
+fn pool_options(url: &str, max: u32, settings: &'static [&'static str]) -> AnyPoolOptions {
     let mut pool = AnyPoolOptions::new()
         .max_connections(max)
         // No ping before every query (on SQLite a hand-off to the connection's worker
@@ -340,17 +348,14 @@ async fn pool_of(
         // The one connection is the database: it must never be closed for idling.
         pool = pool.idle_timeout(None).max_lifetime(None);
     }
-    Ok(pool
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                for setting in settings {
-                    sqlx::query(setting).execute(&mut *conn).await?;
-                }
-                Ok(())
-            })
+    pool.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            for setting in settings {
+                sqlx::query(setting).execute(&mut *conn).await?;
+            }
+            Ok(())
         })
-        .connect_with(options)
-        .await?)
+    })
 }
 
 impl Store {
@@ -954,6 +959,88 @@ mod tests {
             store.insert_session(&s, &format!("h{i}")).await.unwrap();
         }
         (store, file)
+    }
+
+    /// A store on a new database of `TEST_POSTGRES_URL`'s server, with `sessions`
+    /// sessions; `None` when no server is given (the SQLite pass).
+    async fn postgres_store(sessions: usize) -> Option<(Store, String)> {
+        use sqlx::{Connection, Executor};
+        let admin = std::env::var("TEST_POSTGRES_URL").ok()?;
+        let name = format!(
+            "jwt_refresh_{}",
+            crate::refresh_token::generate()[..16]
+                .to_lowercase()
+                .replace('-', "_")
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let store = Store::connect(&url).await.unwrap();
+        let user = UserRow {
+            id: "u1".into(),
+            username: "alice".into(),
+            password_hash: "x".into(),
+            roles: "user".into(),
+            created_at: 0,
+        };
+        assert!(store.insert_user(&user).await.unwrap());
+        for i in 0..sessions {
+            let s = session(&format!("s{i}"));
+            store.insert_session(&s, &format!("h{i}")).await.unwrap();
+        }
+        Some((store, url))
+    }
+
+    /// A lock timeout in a batch written again one by one: when the lock is a whole
+    /// table's (a migration's ALTER, a LOCK TABLE), each write would wait its own
+    /// timeout, the queue behind for all of them. After two in a row the rest fail.
+    #[tokio::test]
+    async fn a_locked_table_fails_a_postgres_batch_after_two_lock_timeouts() {
+        use sqlx::{Connection, Executor};
+        let Some((store, url)) = postgres_store(5).await else {
+            return;
+        };
+        let mut console = sqlx::PgConnection::connect(&url).await.unwrap();
+        console.execute("BEGIN").await.unwrap();
+        // Reads go on (the refresh's lookup); writes wait.
+        console
+            .execute("LOCK TABLE refresh_tokens IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let one = store.clone();
+        let first = tokio::spawn(async move { one.rotate("h0", "h0'", "s0", 10, 300).await });
+        // The other four queue behind the first's batch, and are written together next.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let rest: Vec<_> = (1..5)
+            .map(|i| {
+                let one = store.clone();
+                tokio::spawn(async move {
+                    let (hash, next) = (format!("h{i}"), format!("h{i}'"));
+                    one.rotate(&hash, &next, &format!("s{i}"), 10, 300).await
+                })
+            })
+            .collect();
+        let timed_out = |outcome: &Result<Rotation>| {
+            matches!(outcome, Err(crate::error::Error::Database(sqlx::Error::Database(db)))
+                if db.code().as_deref() == Some("55P03"))
+        };
+        assert!(timed_out(&first.await.unwrap()));
+        let mut outcomes = Vec::new();
+        for call in rest {
+            outcomes.push(call.await.unwrap());
+        }
+        let waited = outcomes.iter().filter(|o| timed_out(o)).count();
+        let failed_at_once = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(crate::error::Error::Internal(_))))
+            .count();
+        assert_eq!((waited, failed_at_once), (2, 2), "{outcomes:?}");
+        console.execute("ROLLBACK").await.unwrap();
+        // Nothing was written: the tokens rotate once the lock is gone.
+        let again = store.rotate("h4", "h4'", "s4", 20, 300).await.unwrap();
+        assert_eq!(again, Rotation::Rotated);
     }
 
     #[tokio::test]

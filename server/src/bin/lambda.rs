@@ -20,7 +20,8 @@ use lambda_http::{RequestExt, request::RequestContext};
 use server::config::Cli;
 
 /// Database connections per warm instance: every instance holds its own, so many
-/// instances times a big pool would exhaust PostgreSQL.
+/// instances times a big pool would exhaust PostgreSQL. (The store adds one for
+/// refresh-token rotations, opened at the first.)
 const POOL_SIZE: u32 = 2;
 
 #[tokio::main]

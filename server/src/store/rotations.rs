@@ -14,7 +14,7 @@
 //! Each rotation keeps its own outcome: marked (and its successor inserted and the
 //! session's idle end slid) only if its token was still unused, all or nothing for the
 //! batch. A batch that fails on one row (a broken row, or on PostgreSQL a deadlock with
-//! another instance's batch over the same two tokens in the other order, or a row lock
+//! another instance's batch over the same two tokens in the other order, or a lock
 //! held past the lock timeout) is run again one rotation at a time, so a bad one fails
 //! alone.
 
@@ -198,13 +198,26 @@ async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
         }
         Err(e) if round.len() > 1 && one_bad_row(&e) => {
             tracing::warn!(error = %e, size = round.len(), "a rotation batch failed; writing it one by one");
+            // A lock timeout names no lock: one token's row (then the others go
+            // through), or a whole table (a migration's ALTER, a LOCK TABLE), where
+            // every write would wait its own timeout. Two in a row: the rest fail now.
+            let mut timed_out_in_a_row = 0;
             for pending in round.into_iter().filter(|p| !p.done.is_closed()) {
+                if timed_out_in_a_row >= 2 {
+                    let failed = anyhow::anyhow!("the rotation batch failed: {e}");
+                    let _ = pending.done.send(Err(Error::Internal(failed)));
+                    continue;
+                }
                 let outcome = write(writer, postgres, &[&pending.request])
                     .await
                     .map(|rotated| match rotated.first() {
                         Some(true) => Rotation::Rotated,
                         _ => Rotation::AlreadyUsed,
                     });
+                match &outcome {
+                    Err(e) if is_lock_timeout(e) => timed_out_in_a_row += 1,
+                    _ => timed_out_in_a_row = 0,
+                }
                 let _ = pending.done.send(outcome);
             }
         }
@@ -226,13 +239,19 @@ async fn write_round(writer: &AnyPool, postgres: bool, round: Vec<Pending>) {
 
 /// Whether a failed batch may be one rotation's fault, so that the others would
 /// succeed: a constraint it breaks, or on PostgreSQL a deadlock with another instance
-/// (40P01) or a row lock held past the writer's lock timeout (55P03).
+/// (40P01) or a lock held past the writer's lock timeout (see [`is_lock_timeout`]).
 fn one_bad_row(e: &Error) -> bool {
     let Error::Database(sqlx::Error::Database(db)) = e else {
         return false;
     };
     !matches!(db.kind(), sqlx::error::ErrorKind::Other)
-        || matches!(db.code().as_deref(), Some("40P01" | "55P03"))
+        || db.code().as_deref() == Some("40P01")
+        || is_lock_timeout(e)
+}
+
+/// PostgreSQL's `lock_not_available` (55P03): the writer's lock timeout passed.
+fn is_lock_timeout(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03"))
 }
 
 /// Writes the rotations (whose hashes differ) in one transaction; says which of them

@@ -312,9 +312,10 @@ async fn a_refresh_from_another_user_agent_is_logged_or_revoked_by_policy() {
 }
 
 /// On PostgreSQL every rotation of an instance goes through one writer, a batch at a
-/// time: a transaction left open on one session's token (a stuck instance, a console)
+/// time: a transaction left open on a session's token (a stuck instance, a console)
 /// must fail that session's refresh after the writer's lock timeout, not stall every
-/// refresh behind it. (SQLite has one writer anyway: a foreign lock stops all writes.)
+/// refresh behind it, nor fail the others written in the same batch. (SQLite has one
+/// writer anyway: a foreign lock stops all writes.)
 #[tokio::test]
 async fn a_token_locked_by_a_stuck_transaction_does_not_stall_other_refreshes() {
     use sqlx::{Connection, Executor};
@@ -322,39 +323,49 @@ async fn a_token_locked_by_a_stuck_transaction_does_not_stall_other_refreshes() 
     if !app.database_url.starts_with("postgres") {
         return;
     }
-    let alice = app.login(ALICE).await;
+    // Two of Alice's sessions will be locked; Bob's is not.
+    let (first, second) = (app.login(ALICE).await, app.login(ALICE).await);
     let bob = app.login(BOB).await;
     let mut console = sqlx::PgConnection::connect(&app.database_url)
         .await
         .unwrap();
     console.execute("BEGIN").await.unwrap();
-    sqlx::query("SELECT 1 FROM refresh_tokens WHERE session_id = $1 FOR UPDATE")
-        .bind(&alice.tokens.session.id)
+    sqlx::query("SELECT 1 FROM refresh_tokens WHERE session_id IN ($1, $2) FOR UPDATE")
+        .bind(&first.tokens.session.id)
+        .bind(&second.tokens.session.id)
         .execute(&mut console)
         .await
         .unwrap();
 
-    let stuck = app.post_refresh(&alice.cookie);
-    let other = async {
-        // Bob's rotation queues behind Alice's batch, which waits for the lock.
+    let stuck = app.post_refresh(&first.cookie);
+    let queued = async {
+        // While the first waits for its lock, these two queue behind it: they are
+        // written together next, and the batch meets the second lock.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        app.post_refresh(&bob.cookie).await
+        tokio::join!(
+            app.post_refresh(&second.cookie),
+            app.post_refresh(&bob.cookie)
+        )
     };
-    let both = async { tokio::join!(stuck, other) };
-    let (stuck, other) = tokio::time::timeout(std::time::Duration::from_secs(30), both)
-        .await
-        .expect("refreshes stalled behind a lock held by another transaction");
-    // Both answered while the lock is still held.
+    let all = async { tokio::join!(stuck, queued) };
+    let (stuck, (also_stuck, other)) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), all)
+            .await
+            .expect("refreshes stalled behind a lock held by another transaction");
+    // All three answered while the locks are still held.
     assert_eq!(
         other.status(),
         StatusCode::OK,
         "Bob's session is not locked"
     );
-    let (status, body) = error_of(stuck).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body.error, ErrorCode::Internal);
+    for locked in [stuck, also_stuck] {
+        let (status, body) = error_of(locked).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body.error, ErrorCode::Internal);
+    }
 
     console.execute("ROLLBACK").await.unwrap();
-    // Alice's token was left unused: her client's retry rotates it.
-    app.refresh(&alice.cookie).await;
+    // Their tokens were left unused: the clients' retries rotate them.
+    app.refresh(&first.cookie).await;
+    app.refresh(&second.cookie).await;
 }
