@@ -946,6 +946,12 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}?mode=rwc", file.display()))
             .await
             .unwrap();
+        seed(&store, sessions).await;
+        (store, file)
+    }
+
+    /// One user with `sessions` sessions, `s{i}` with first token `h{i}`.
+    async fn seed(store: &Store, sessions: usize) {
         let user = UserRow {
             id: "u1".into(),
             username: "alice".into(),
@@ -958,7 +964,6 @@ mod tests {
             let s = session(&format!("s{i}"));
             store.insert_session(&s, &format!("h{i}")).await.unwrap();
         }
-        (store, file)
     }
 
     /// A store on a new database of `TEST_POSTGRES_URL`'s server, with `sessions`
@@ -978,18 +983,7 @@ mod tests {
             .unwrap();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
         let store = Store::connect(&url).await.unwrap();
-        let user = UserRow {
-            id: "u1".into(),
-            username: "alice".into(),
-            password_hash: "x".into(),
-            roles: "user".into(),
-            created_at: 0,
-        };
-        assert!(store.insert_user(&user).await.unwrap());
-        for i in 0..sessions {
-            let s = session(&format!("s{i}"));
-            store.insert_session(&s, &format!("h{i}")).await.unwrap();
-        }
+        seed(&store, sessions).await;
         Some((store, url))
     }
 
