@@ -9,7 +9,7 @@
 #   3. the Node.js peer (bench/peer: Express + jsonwebtoken + cookie-parser, rotation in
 #      SQLite with better-sqlite3, one worker per core with `cluster`), installed from npm
 #      on first use: `/api/me` and refresh driven the same way;
-##   4. the reload of a signed-in page to the dashboard showing the user, in Debian's
+#   4. the reload of a signed-in page to the dashboard showing the user, in Debian's
 #      Chromium (end2end/tests/delivery.spec.ts, 10 reloads, median) against the release
 #      server and the release SPA (built if dist/ is missing);
 #

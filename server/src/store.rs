@@ -266,8 +266,8 @@ impl Store {
             restrict_sqlite_files(&path)?;
         }
         // Every rotation of this instance waits behind the batch in flight: on
-        // PostgreSQL that batch has a connection of its own, whose waits for a row lock
-        // are bounded, so a transaction left open on one token (a stuck instance, a
+        // PostgreSQL that batch has a connection of its own, whose lock waits are
+        // bounded, so a transaction left open on one token (a stuck instance, a
         // console) fails that token's refresh instead of stalling everyone's.
         // Connected at the first rotation: a function's cold start waits for none.
         let rotation_writer = if sqlite {
