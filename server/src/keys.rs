@@ -384,12 +384,22 @@ mod tests {
                 Err(Error::TokenInvalid)
             ));
         }
-        let mut tampered = token.clone();
-        tampered.replace_range(tampered.len() - 4.., "AAAA");
-        assert!(matches!(
-            keys.verify(&tampered, &clock, Duration::ZERO, "iss", "aud"),
-            Err(Error::TokenInvalid)
-        ));
+        // Changing the first character of the payload or of the signature always changes
+        // the token. Overwriting the last four with "AAAA" did not always: they hold only
+        // 16 bits that can be anything (S < 2^253), so one token in 65 536 already ended
+        // that way, which is how this test once failed in CI.
+        let signature_at = token.rfind('.').unwrap() + 1;
+        let payload_at = token.find('.').unwrap() + 1;
+        for at in [signature_at, payload_at] {
+            let mut tampered = token.clone();
+            let was = &token[at..=at];
+            tampered.replace_range(at..=at, if was == "A" { "B" } else { "A" });
+            assert_ne!(tampered, token);
+            assert!(matches!(
+                keys.verify(&tampered, &clock, Duration::ZERO, "iss", "aud"),
+                Err(Error::TokenInvalid)
+            ));
+        }
     }
 
     #[tokio::test]
