@@ -7,11 +7,10 @@ pub mod components;
 pub mod display;
 pub mod hooks;
 pub mod pages;
+pub mod router;
 pub mod theme;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 use leptos_token_session::{RequireSession, SessionConfig, Status, provide_session};
 
 use crate::components::header::Header;
@@ -38,8 +37,9 @@ pub fn App() -> impl IntoView {
         ..SessionConfig::default()
     });
 
+    let path = router::provide_router();
+
     view! {
-        <Router>
             <a class="skip-link" href="#main">
                 "Skip to content"
             </a>
@@ -64,55 +64,29 @@ pub fn App() -> impl IntoView {
                         }
                     }
                 >
-                    <Routes fallback=NotFound>
-                        <Route path=path!("/login") view=Login />
-                        <Route path=path!("/oauth/authorize") view=Authorize />
-                        <Route
-                            path=path!("/")
-                            view=|| {
-                                view! {
-                                    <RequireSession>
-                                        <Dashboard />
-                                    </RequireSession>
-                                }
-                            }
-                        />
-                        <Route
-                            path=path!("/sessions")
-                            view=|| {
-                                view! {
-                                    <RequireSession>
-                                        <Sessions />
-                                    </RequireSession>
-                                }
-                            }
-                        />
-                        <Route
-                            path=path!("/password")
-                            view=|| {
-                                view! {
-                                    <RequireSession>
-                                        <Password />
-                                    </RequireSession>
-                                }
-                            }
-                        />
-                        <Route
-                            path=path!("/admin/audit")
-                            view=|| {
-                                view! {
-                                    <RequireSession>
-                                        <Audit />
-                                    </RequireSession>
-                                }
-                            }
-                        />
-                    </Routes>
+                    {move || {
+                        let path = path.get();
+                        // A page's own reads must not re-render the page: only the path.
+                        untrack(|| page(&path))
+                    }}
                 </Show>
             </main>
             // Outside `main` and the header: those are made inert while it is open.
             <SessionModal />
             <Toasts />
-        </Router>
+    }
+}
+
+/// The page at `path`; every page but the login and consent pages is for a signed-in
+/// user only.
+fn page(path: &str) -> AnyView {
+    match path {
+        LOGIN_PATH => view! { <Login /> }.into_any(),
+        "/oauth/authorize" => view! { <Authorize /> }.into_any(),
+        "/" => view! { <RequireSession><Dashboard /></RequireSession> }.into_any(),
+        "/sessions" => view! { <RequireSession><Sessions /></RequireSession> }.into_any(),
+        "/password" => view! { <RequireSession><Password /></RequireSession> }.into_any(),
+        "/admin/audit" => view! { <RequireSession><Audit /></RequireSession> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
     }
 }

@@ -133,3 +133,52 @@ test('a cold start asks other tabs only when there is another tab', async ({ con
   expect(await a.evaluate(() => (window as any).__heard)).toContain('hello');
   await b.getByTestId('logout').click();
 });
+
+test('links, Back and Forward move within the page; the guard and ?next= go round the login page', async ({
+  page,
+}) => {
+  // A deep link while signed out: to the login page, and back there after signing in.
+  await page.goto('/password');
+  await expect(page).toHaveURL(/\/login\?next=%2Fpassword$/);
+  await page.locator('#username').fill('alice');
+  await page.locator('#password').fill('alice-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/password$/);
+  await expect(page.getByRole('heading', { name: 'Change password' })).toBeVisible();
+  await expect(page.locator('[aria-current="page"]')).toHaveText('Password');
+
+  // From here on nothing loads a page: a marker on `window` survives every move.
+  await page.evaluate(() => ((window as any).stillTheSamePage = true));
+  const nav = page.getByTestId('nav');
+  await nav.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
+  await expect(nav.locator('[aria-current="page"]')).toHaveText('Sessions');
+  await nav.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await expect(page.getByRole('heading', { name: /Welcome/ })).toBeVisible();
+  await expect(nav.locator('[aria-current="page"]')).toHaveText('Dashboard');
+
+  await page.goBack();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/password$/);
+  await expect(page.getByRole('heading', { name: 'Change password' })).toBeVisible();
+  await page.goForward();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
+
+  // The skip link jumps to the content of this page; it is not a page of its own.
+  await page.getByRole('link', { name: 'Skip to content' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/sessions#main$/);
+  await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
+
+  expect(await page.evaluate(() => (window as any).stillTheSamePage)).toBe(true);
+
+  // An address the app does not know says so, with a way back.
+  await page.goto('/no/such/page');
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await page.getByRole('link', { name: 'Go to the dashboard' }).click();
+  await expect(page.getByRole('heading', { name: /Welcome/ })).toBeVisible();
+});

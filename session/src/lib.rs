@@ -28,8 +28,10 @@
 //!   [`Session::user`], the countdown ([`Session::remaining_ms`]) and the warning
 //!   ([`Session::warning`]); [`Session::login`] / [`Session::logout`];
 //!   [`Session::get`] / [`Session::post`] / [`Session::delete`] for authenticated calls;
-//! - [`RequireSession`] around a route's view to guard it (inside a `<Router>`: it
-//!   sends a signed-out user to the login page with `?next=` to come back).
+//! - [`RequireSession`] around a route's view to guard it: it sends a signed-out user to
+//!   the login page with `?next=` to come back ([`go`]: the history entry replaced, then
+//!   a `popstate` event, which any router that follows the location picks up, such as
+//!   `leptos_router` or this repository's app's own; the crate depends on none).
 //!
 //! Tests: `cargo test -p leptos-token-session` runs the pure logic (timing, the gate,
 //! the clock, messages) natively; the browser behaviour is tested end to end by the
@@ -58,7 +60,6 @@
 //!
 //! #[component]
 //! fn Root() -> impl IntoView {
-//!     // Inside the router: the guard navigates to the login page.
 //!     let session = provide_session(SessionConfig::default());
 //!     view! {
 //!         <Show
@@ -128,8 +129,6 @@ mod storage;
 mod tabs;
 
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_location, use_navigate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -137,7 +136,7 @@ use web_sys::VisibilityState;
 use wire::{LoginRequest, SessionInfo, User};
 
 pub use crate::http::ApiError;
-pub use crate::navigation::safe_next;
+pub use crate::navigation::{go, safe_next};
 pub use crate::schedule::SessionWarning;
 pub use crate::state::{RefreshBy, RefreshRecord, SessionEvent, Status, TokenTimes};
 
@@ -378,34 +377,24 @@ fn listen(manager: &Manager) {
 #[component]
 pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
-    let location = use_location();
-    let navigate = use_navigate();
     let login_path = session.login_path;
 
     Effect::new(move |_| {
         if session.status() != Status::SignedOut {
             return;
         }
-        let path = location.pathname.get_untracked();
+        let location = window().location();
+        let path = location.pathname().unwrap_or_default();
         // A deliberate logout already navigated to the login page: nothing to return to.
         if path == login_path {
             return;
         }
-        // The router keeps the query without its `?` and the fragment with its `#`.
-        let search = location.search.get_untracked();
-        let query = if search.is_empty() {
-            String::new()
-        } else {
-            format!("?{search}")
-        };
-        let here = format!("{path}{query}{}", location.hash.get_untracked());
-        navigate(
-            &navigation::login_url(login_path, &here),
-            NavigateOptions {
-                replace: true,
-                ..Default::default()
-            },
+        let here = format!(
+            "{path}{}{}",
+            location.search().unwrap_or_default(),
+            location.hash().unwrap_or_default()
         );
+        go(&navigation::login_url(login_path, &here), true);
     });
 
     view! { <Show when=move || session.status() == Status::SignedIn>{children()}</Show> }

@@ -30,6 +30,32 @@ pub fn login_url(login_path: &str, path: &str) -> String {
     format!("{login_path}?next={}", encode_component(path))
 }
 
+/// Goes to `url` (a local path) without loading a page: a new history entry, or in
+/// place of the current one with `replace` (a redirect, which Back skips). Then it tells
+/// the app's router the way the Back button does, with a `popstate` event: any router
+/// that follows the browser's location (the app's own, `leptos_router`) picks it up, so
+/// this crate needs none of them.
+pub fn go(url: &str, replace: bool) {
+    let window = leptos::prelude::window();
+    let null = wasm_bindgen::JsValue::NULL;
+    let moved = window.history().and_then(|history| {
+        if replace {
+            history.replace_state_with_url(&null, "", Some(url))
+        } else {
+            history.push_state_with_url(&null, "", Some(url))
+        }
+    });
+    match moved.and_then(|()| web_sys::Event::new("popstate")) {
+        Ok(event) => {
+            let _ = window.dispatch_event(&event);
+        }
+        // Not a URL the history takes (another origin): the browser loads it.
+        Err(_) => {
+            let _ = window.location().assign(url);
+        }
+    }
+}
+
 /// `encodeURIComponent`, without calling into JavaScript.
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

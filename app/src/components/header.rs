@@ -3,13 +3,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 use leptos_token_session::use_session;
 
 use crate::LOGIN_PATH;
 use crate::display::format_countdown;
 use crate::pages::audit::ADMIN_ROLE;
+use crate::router::{A, navigate};
 use crate::theme::ThemeToggle;
 
 /// Name shown in the header and the document title.
@@ -18,7 +17,6 @@ pub const APP_NAME: &str = "Refresh, done right";
 #[component]
 pub fn Header() -> impl IntoView {
     let session = use_session();
-    let navigate = StoredValue::new_local(use_navigate());
     let username = move || session.user().map(|u| u.username);
     let signed_in = move || session.user().is_some();
     let is_admin = move || {
@@ -33,10 +31,9 @@ pub fn Header() -> impl IntoView {
             return;
         }
         logging_out.set(true);
-        let navigate = navigate.get_value();
         spawn_local(async move {
             session.logout().await;
-            navigate(LOGIN_PATH, Default::default());
+            navigate(LOGIN_PATH);
             logging_out.try_set(false);
         });
     };
@@ -44,14 +41,14 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="site-header">
             <nav class="site-nav" aria-label="Main">
-                <A href="/" attr:class="brand">
+                <A href="/" class="brand">
                     <img src="/favicon.svg" alt="" width="28" height="28" />
                     <span>{APP_NAME}</span>
                 </A>
                 <Show when=signed_in>
                     <ul class="nav-links" data-testid="nav">
                         <li>
-                            <A href="/" exact=true>
+                            <A href="/">
                                 "Dashboard"
                             </A>
                         </li>

@@ -19,7 +19,6 @@ use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use leptos_token_session::{ApiError, SessionWarning, use_session};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
@@ -27,6 +26,7 @@ use web_sys::{Element, HtmlElement};
 use crate::LOGIN_PATH;
 use crate::components::ErrorAlert;
 use crate::display::{announce_remaining, format_countdown};
+use crate::router::navigate;
 
 /// Attribute on the dialog's root: pointer and key events inside it are answers to the
 /// dialog, not activity on the page.
@@ -37,7 +37,6 @@ pub const MODAL_SELECTOR: &str = "[data-session-modal]";
 #[component]
 pub fn SessionModal() -> impl IntoView {
     let session = use_session();
-    let navigate = StoredValue::new_local(use_navigate());
 
     // "Not now" on the absolute-end notice holds for that end (a new login has another).
     let dismissed = RwSignal::new(None::<i64>);
@@ -79,10 +78,9 @@ pub fn SessionModal() -> impl IntoView {
             return;
         }
         busy.set(true);
-        let navigate = navigate.get_value();
         spawn_local(async move {
             session.logout().await;
-            navigate(LOGIN_PATH, Default::default());
+            navigate(LOGIN_PATH);
             busy.try_set(false);
         });
     };

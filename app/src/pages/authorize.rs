@@ -10,13 +10,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use wire::oauth::{
     AUTHORIZE_API, AuthorizationParams, AuthorizePrompt, AuthorizeRequest, AuthorizeResponse,
     describe_scope,
 };
 
 use crate::components::ErrorAlert;
+use crate::router::query_param;
 use leptos_token_session::{ApiError, RequireSession, use_session};
 
 #[component]
@@ -38,22 +38,21 @@ struct Ask {
 #[component]
 fn Consent() -> impl IntoView {
     let session = use_session();
-    let query = use_query_map();
     let ask = RwSignal::new(None::<Ask>);
     let error = RwSignal::new(None::<String>);
     // Set once the user answered: the buttons are done, the browser is on its way.
     let leaving = RwSignal::new(false);
 
     // The request exactly as the app sent it; the server checks every parameter.
-    let params = query.with_untracked(|q| AuthorizationParams {
-        client_id: q.get("client_id"),
-        redirect_uri: q.get("redirect_uri"),
-        response_type: q.get("response_type"),
-        state: q.get("state"),
-        code_challenge: q.get("code_challenge"),
-        code_challenge_method: q.get("code_challenge_method"),
-        scope: q.get("scope"),
-    });
+    let params = AuthorizationParams {
+        client_id: query_param("client_id"),
+        redirect_uri: query_param("redirect_uri"),
+        response_type: query_param("response_type"),
+        state: query_param("state"),
+        code_challenge: query_param("code_challenge"),
+        code_challenge_method: query_param("code_challenge_method"),
+        scope: query_param("scope"),
+    };
     let shown = |err: ApiError| Some(format!("This sign-in request cannot go ahead. {err}"));
 
     let raw_query = web_sys::window()

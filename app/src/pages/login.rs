@@ -3,19 +3,16 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
 use wire::{ErrorCode, LoginClient, LoginRequest};
 
 use crate::components::ErrorAlert;
+use crate::router::{query_param, replace};
 use leptos_token_session::{ApiError, use_session};
 use leptos_token_session::{Status, safe_next};
 
 #[component]
 pub fn Login() -> impl IntoView {
     let session = use_session();
-    let query = use_query_map();
-    let navigate = use_navigate();
 
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -26,14 +23,8 @@ pub fn Login() -> impl IntoView {
     // Signed in (just now, or already when arriving here): go where the user was going.
     Effect::new(move |_| {
         if session.status() == Status::SignedIn {
-            let next = query.with_untracked(|q| safe_next(q.get_str("next")).to_owned());
-            navigate(
-                &next,
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
+            let next = query_param("next");
+            replace(safe_next(next.as_deref()));
         }
     });
 

@@ -1,7 +1,7 @@
 //! Fallback for unknown paths.
 
+use crate::router::A;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -6,13 +6,13 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use wire::{ErrorCode, SessionSummary};
 
 use crate::LOGIN_PATH;
 use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
 use crate::display::short_user_agent;
+use crate::router::navigate;
 use leptos_token_session::{ApiError, use_session};
 
 const SESSIONS: &str = "/api/auth/sessions";
@@ -22,7 +22,6 @@ type Revoke = StoredValue<Box<dyn Fn(String)>, LocalStorage>;
 #[component]
 pub fn Sessions() -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
 
     let sessions = RwSignal::new(None::<Vec<SessionSummary>>);
     let error = RwSignal::new(None::<String>);
@@ -96,10 +95,9 @@ pub fn Sessions() -> impl IntoView {
         }
         ending_all.set(true);
         error.set(None);
-        let navigate = navigate.clone();
         spawn_local(async move {
             match session.logout_everywhere().await {
-                Ok(()) => navigate(LOGIN_PATH, Default::default()),
+                Ok(()) => navigate(LOGIN_PATH),
                 Err(ApiError::SignedOut) => {}
                 Err(err) => {
                     error.try_set(Some(format!("Could not log out everywhere: {err}")));
