@@ -37,7 +37,7 @@ pub fn App() -> impl IntoView {
         ..SessionConfig::default()
     });
 
-    let path = router::provide_router();
+    let path = router::provide_router(|path| page(path).is_some());
 
     view! {
             <a class="skip-link" href="#main">
@@ -67,7 +67,10 @@ pub fn App() -> impl IntoView {
                     {move || {
                         let path = path.get();
                         // A page's own reads must not re-render the page: only the path.
-                        untrack(|| page(&path))
+                        untrack(|| match page(&path) {
+                            Some(page) => page(),
+                            None => view! { <NotFound /> }.into_any(),
+                        })
                     }}
                 </Show>
             </main>
@@ -77,16 +80,16 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The page at `path`; every page but the login and consent pages is for a signed-in
-/// user only.
-fn page(path: &str) -> AnyView {
-    match path {
-        LOGIN_PATH => view! { <Login /> }.into_any(),
-        "/oauth/authorize" => view! { <Authorize /> }.into_any(),
-        "/" => view! { <RequireSession><Dashboard /></RequireSession> }.into_any(),
-        "/sessions" => view! { <RequireSession><Sessions /></RequireSession> }.into_any(),
-        "/password" => view! { <RequireSession><Password /></RequireSession> }.into_any(),
-        "/admin/audit" => view! { <RequireSession><Audit /></RequireSession> }.into_any(),
-        _ => view! { <NotFound /> }.into_any(),
-    }
+/// The page at `path`, `None` for a path that is none of the app's; every page but the
+/// login and consent pages is for a signed-in user only.
+fn page(path: &str) -> Option<fn() -> AnyView> {
+    Some(match path {
+        LOGIN_PATH => || view! { <Login /> }.into_any(),
+        "/oauth/authorize" => || view! { <Authorize /> }.into_any(),
+        "/" => || view! { <RequireSession><Dashboard /></RequireSession> }.into_any(),
+        "/sessions" => || view! { <RequireSession><Sessions /></RequireSession> }.into_any(),
+        "/password" => || view! { <RequireSession><Password /></RequireSession> }.into_any(),
+        "/admin/audit" => || view! { <RequireSession><Audit /></RequireSession> }.into_any(),
+        _ => return None,
+    })
 }

@@ -25,12 +25,13 @@ impl Path {
 }
 
 /// Starts following the location and provides [`Path`] below: call once, at the root.
-/// Same-origin `<a href>` clicks anywhere on the page become [`navigate`] calls.
-pub fn provide_router() -> Path {
+/// Clicks on links to a page of the app (`is_page`) anywhere on the page become
+/// [`navigate`] calls; links to anything else on the origin (the API, a file) load.
+pub fn provide_router(is_page: fn(&str) -> bool) -> Path {
     let current = RwSignal::new(pathname());
     let path = Path(Memo::new(move |_| current.get()));
     let popstate = window_event_listener(ev::popstate, move |_| current.set(pathname()));
-    let click = window_event_listener(ev::click, on_click);
+    let click = window_event_listener(ev::click, move |ev| on_click(ev, is_page));
     on_cleanup(move || {
         popstate.remove();
         click.remove();
@@ -67,17 +68,26 @@ pub fn query_param(name: &str) -> Option<String> {
     UrlSearchParams::new_with_str(&search).ok()?.get(name)
 }
 
+/// The path, without the one trailing slash a typed or bookmarked address may have.
 fn pathname() -> String {
-    window()
+    let path = window()
         .location()
         .pathname()
-        .unwrap_or_else(|_| "/".into())
+        .unwrap_or_else(|_| "/".into());
+    normalize(&path).to_owned()
 }
 
-/// A plain left click on a link to a page of this origin moves in place; anything else
-/// (a modifier key for a new tab, `target`, `download`, another origin, a jump to an
-/// anchor of this page) is the browser's.
-fn on_click(ev: MouseEvent) {
+fn normalize(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
+/// A plain left click on a link to a page of the app moves in place; anything else (a
+/// modifier key for a new tab, `target`, `download`, `rel="external"`, another origin or
+/// scheme, a path that is no page, a jump to an anchor of this page) is the browser's.
+fn on_click(ev: MouseEvent, is_page: fn(&str) -> bool) {
     if ev.default_prevented()
         || ev.button() != 0
         || ev.meta_key()
@@ -96,18 +106,27 @@ fn on_click(ev: MouseEvent) {
         return;
     };
     let location = window().location();
-    let (path, search) = (link.pathname(), link.search());
+    let (path, search, hash) = (link.pathname(), link.search(), link.hash());
+    let here = |part: Result<String, _>, of_link: &str| part.is_ok_and(|p| p == of_link);
+    let same_page = here(location.pathname(), &path) && here(location.search(), &search);
     if link.has_attribute("download")
         || !matches!(link.target().as_str(), "" | "_self")
-        || Some(link.origin()) != location.origin().ok()
-        || (Some(&path) == location.pathname().ok().as_ref()
-            && Some(&search) == location.search().ok().as_ref()
-            && !link.hash().is_empty())
+        || link.rel().split_ascii_whitespace().any(|r| r == "external")
+        || !here(location.origin(), &link.origin())
+        || !here(location.protocol(), &link.protocol())
+        || !is_page(normalize(&path))
+        || (same_page && !hash.is_empty())
     {
         return;
     }
     ev.prevent_default();
-    navigate(&format!("{path}{search}{}", link.hash()));
+    let to = format!("{path}{search}{hash}");
+    // The page already shown: no second history entry for it (Back would seem stuck).
+    if same_page {
+        replace(&to)
+    } else {
+        navigate(&to)
+    }
 }
 
 /// A link within the app, marked `aria-current="page"` while its page is shown.

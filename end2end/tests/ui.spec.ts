@@ -140,11 +140,15 @@ test('links, Back and Forward move within the page; the guard and ?next= go roun
   // A deep link while signed out: to the login page, and back there after signing in.
   await page.goto('/password');
   await expect(page).toHaveURL(/\/login\?next=%2Fpassword$/);
+  const entries = () => page.evaluate(() => history.length);
+  const atLogin = await entries();
   await page.locator('#username').fill('alice');
   await page.locator('#password').fill('alice-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/password$/);
   await expect(page.getByRole('heading', { name: 'Change password' })).toBeVisible();
+  // Both redirects replaced the entry: Back cannot land on the login page.
+  expect(await entries()).toBe(atLogin);
   await expect(page.locator('[aria-current="page"]')).toHaveText('Password');
 
   // From here on nothing loads a page: a marker on `window` survives every move.
@@ -154,6 +158,10 @@ test('links, Back and Forward move within the page; the guard and ?next= go roun
   await expect(page).toHaveURL(/\/sessions$/);
   await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
   await expect(nav.locator('[aria-current="page"]')).toHaveText('Sessions');
+  // The link to the page already shown adds no entry (Back would seem to do nothing).
+  const onSessions = await entries();
+  await nav.getByRole('link', { name: 'Sessions', exact: true }).click();
+  expect(await entries()).toBe(onSessions);
   await nav.getByRole('link', { name: 'Dashboard', exact: true }).click();
   await expect(page.getByRole('heading', { name: /Welcome/ })).toBeVisible();
   await expect(nav.locator('[aria-current="page"]')).toHaveText('Dashboard');
@@ -168,14 +176,20 @@ test('links, Back and Forward move within the page; the guard and ?next= go roun
   await expect(page).toHaveURL(/\/sessions$/);
   await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
 
-  // The skip link jumps to the content of this page; it is not a page of its own.
+  // The skip link is the browser's jump within the page: the next Tab lands in the
+  // content (a router's navigation would leave the focus where it was).
   await page.getByRole('link', { name: 'Skip to content' }).focus();
   await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/\/sessions#main$/);
   await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => !!document.activeElement?.closest('#main'))).toBe(true);
 
   expect(await page.evaluate(() => (window as any).stillTheSamePage)).toBe(true);
 
+  // A typed address with a trailing slash is the same page.
+  await page.goto('/sessions/');
+  await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
   // An address the app does not know says so, with a way back.
   await page.goto('/no/such/page');
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();

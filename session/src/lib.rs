@@ -30,8 +30,7 @@
 //!   [`Session::get`] / [`Session::post`] / [`Session::delete`] for authenticated calls;
 //! - [`RequireSession`] around a route's view to guard it: it sends a signed-out user to
 //!   the login page with `?next=` to come back ([`go`]: the history entry replaced, then
-//!   a `popstate` event, which any router that follows the location picks up, such as
-//!   `leptos_router` or this repository's app's own; the crate depends on none).
+//!   a `popstate` event for the app's router; the crate depends on no router).
 //!
 //! Tests: `cargo test -p leptos-token-session` runs the pure logic (timing, the gate,
 //! the clock, messages) natively; the browser behaviour is tested end to end by the

@@ -12,17 +12,15 @@ pub const HOME_PATH: &str = "/";
 /// protocol-relative URLs to browsers (backslashes count as slashes), and control
 /// characters are stripped by URL parsers, so all of these are refused.
 pub fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !path.chars().any(char::is_control) =>
-        {
-            path
-        }
-        _ => HOME_PATH,
-    }
+    next.filter(|path| is_local(path)).unwrap_or(HOME_PATH)
+}
+
+/// A path of this origin, and nothing a browser could read as another site.
+fn is_local(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
 }
 
 /// The login URL that returns to `path` (path, query and hash of the current page).
@@ -30,12 +28,18 @@ pub fn login_url(login_path: &str, path: &str) -> String {
     format!("{login_path}?next={}", encode_component(path))
 }
 
-/// Goes to `url` (a local path) without loading a page: a new history entry, or in
+/// Goes to `url`, a local path, without loading a page: a new history entry, or in
 /// place of the current one with `replace` (a redirect, which Back skips). Then it tells
-/// the app's router the way the Back button does, with a `popstate` event: any router
-/// that follows the browser's location (the app's own, `leptos_router`) picks it up, so
-/// this crate needs none of them.
+/// the app's router the way the Back button does, with a `popstate` event, so a router
+/// that takes its location from the browser on `popstate` follows (this repository's
+/// app's does; so does `leptos_router` for routes that load synchronously, though its
+/// own record of Back is not told). Anything but a local path is refused: this is
+/// no way off the site.
 pub fn go(url: &str, replace: bool) {
+    if !is_local(url) {
+        leptos::logging::warn!("not a local path, not followed: {url}");
+        return;
+    }
     let window = leptos::prelude::window();
     let null = wasm_bindgen::JsValue::NULL;
     let moved = window.history().and_then(|history| {
@@ -49,7 +53,10 @@ pub fn go(url: &str, replace: bool) {
         Ok(event) => {
             let _ = window.dispatch_event(&event);
         }
-        // Not a URL the history takes (another origin): the browser loads it.
+        // No history to edit (a sandboxed frame): the browser loads the page.
+        Err(_) if replace => {
+            let _ = window.location().replace(url);
+        }
         Err(_) => {
             let _ = window.location().assign(url);
         }
