@@ -40,13 +40,22 @@ export function serverRoutes() {
     .sort();
 }
 
-/** The client's routes (`path!("...")` in app/src). */
+/** The client's routes: the arms of `fn page` in app/src/lib.rs, each a path or the name
+ * of a `const` path of app/src. */
 export function clientRoutes() {
-  const paths = new Set();
+  const page = code(join(root, 'app', 'src', 'lib.rs')).match(/\nfn page\(path: &str\)[\s\S]*?\n\}\n/);
+  if (!page) throw new Error('no `fn page(path: &str)` in app/src/lib.rs');
+  const consts = new Map();
   for (const file of rustFiles(join(root, 'app', 'src'))) {
-    for (const [, path] of code(file).matchAll(/path!\(\s*"([^"]*)"\s*\)/g)) paths.add(path);
+    for (const [, name, value] of code(file).matchAll(/const ([A-Z_]+): &str = "([^"]*)";/g)) consts.set(name, value);
   }
-  return [...paths].map((p) => p.replace(/:[A-Za-z_]+/g, 'sample-id')).sort();
+  const paths = new Set();
+  for (const [, literal, name] of page[0].matchAll(/^\s*(?:"([^"]*)"|([A-Z][A-Z_]*)) =>/gm)) {
+    const path = literal ?? consts.get(name);
+    if (path === undefined) throw new Error(`fn page: no const ${name} in app/src`);
+    paths.add(path);
+  }
+  return [...paths].sort();
 }
 
 /** The server's Content-Security-Policy (server/src/spa.rs), as one string. */
