@@ -116,6 +116,22 @@ mod tests {
     }
 
     #[test]
+    fn go_refuses_anything_that_could_leave_the_site() {
+        // Refused before the browser is touched: natively, a call that got past the check
+        // would panic on the missing `window`.
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            go(bad, false);
+            go(bad, true);
+        }
+    }
+
+    #[test]
     fn login_url_encodes_the_return_path() {
         assert_eq!(login_url("/login", "/"), "/login?next=%2F");
         assert_eq!(
