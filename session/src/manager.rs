@@ -557,10 +557,7 @@ impl Manager {
         match result {
             Ok(received) => {
                 gate::clear();
-                if sig.reconnecting.get_untracked() {
-                    sig.reconnecting.set(false);
-                    sig.emit(SessionEvent::BackOnline);
-                }
+                self.note_reachable();
                 self.accept(received, active);
                 // Still holding the lock: a tab waiting for it finds this token first.
                 self.publish(TokenSource::Refresh, active);
@@ -604,6 +601,16 @@ impl Manager {
         if sig.status.get_untracked() == Status::SignedIn && !sig.reconnecting.get_untracked() {
             sig.reconnecting.set(true);
             sig.emit(SessionEvent::Reconnecting);
+        }
+    }
+
+    /// The server answered, here or to another tab: a user told "Reconnecting…" is told
+    /// it is over. A tab that adopts the token never sends a request of its own.
+    fn note_reachable(&self) {
+        let sig = self.sig();
+        if sig.reconnecting.get_untracked() {
+            sig.reconnecting.set(false);
+            sig.emit(SessionEvent::BackOnline);
         }
     }
 
@@ -874,6 +881,10 @@ impl Manager {
     /// Takes a token another tab fetched, if it is newer than ours.
     fn adopt(&self, shared: SharedToken) {
         let sig = self.sig();
+        if shared.source != TokenSource::Reply {
+            // Fresh from the server (a reply may hand on an old token).
+            self.note_reachable();
+        }
         if shared.source == TokenSource::Refresh {
             sig.record_refresh(RefreshRecord {
                 at_ms: shared.sent_at_ms + shared.server_offset_ms,
