@@ -92,6 +92,7 @@ test('on a phone, who is signed in, the countdown and "Log out" are all shown in
   const logout = await header.getByTestId('logout').boundingBox();
   expect(logout!.y).toBeLessThan(heading!.y);
   await header.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
 });
 
 test('a signed-out first visit makes no auth request and logs no console error', async ({ browser, baseURL }) => {
@@ -139,6 +140,7 @@ test('a cold start asks other tabs only when there is another tab', async ({ con
   // B asked, and A (whose listener hears B) answered with the token.
   expect(await a.evaluate(() => (window as any).__heard)).toContain('hello');
   await b.getByTestId('logout').click();
+  await expect(b).toHaveURL(/\/login/);
 });
 
 test('links, Back and Forward move within the page; the guard and ?next= go round the login page', async ({
