@@ -50,7 +50,8 @@ async fn status(
     ))
 }
 
-/// The user's live sessions, the current one marked.
+/// The user's live sessions, the current one marked and first, then the most recently
+/// used.
 ///
 /// Listing and ending sessions is open to third-party clients granted `sessions:manage`;
 /// logging out everywhere and changing the password are not.

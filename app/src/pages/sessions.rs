@@ -43,9 +43,8 @@ pub fn Sessions() -> impl IntoView {
                     return;
                 }
                 match result {
-                    Ok(mut list) => {
-                        // This device first, then the most recently used.
-                        list.sort_by_key(|s| (!s.current, -s.last_used_at));
+                    // In the server's order: this device, then the most recently used.
+                    Ok(list) => {
                         sessions.try_set(Some(list));
                     }
                     // The guard takes a signed-out user to the login page.

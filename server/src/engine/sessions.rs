@@ -1,6 +1,8 @@
 //! What a user sees of their sessions: status for the countdown, the device list, the
 //! password change, and the audit log for admins.
 
+use std::cmp::Reverse;
+
 use wire::{AuditEvent, EndReason, SessionStatus, SessionSummary};
 
 use super::{AuthUser, Client, Engine, Holder, event, session_info};
@@ -28,7 +30,7 @@ impl Engine {
 
     pub async fn sessions(&self, auth: &AuthUser) -> Result<Vec<SessionSummary>> {
         let rows = self.store.live_sessions(&auth.user_id, self.now()).await?;
-        Ok(rows
+        let mut list = rows
             .into_iter()
             .map(|s| SessionSummary {
                 current: s.id == auth.session_id,
@@ -40,7 +42,10 @@ impl Engine {
                 absolute_expires_at: s.absolute_expires_at,
                 id: s.id,
             })
-            .collect())
+            .collect::<Vec<_>>();
+        // The order every client shows: this device, then the most recently used.
+        list.sort_by_key(|s| (!s.current, Reverse(s.last_used_at)));
+        Ok(list)
     }
 
     /// Changes the password after checking the current one; every other session ends.

@@ -66,6 +66,28 @@ async fn users_list_and_revoke_their_own_sessions_only() {
 }
 
 #[tokio::test]
+async fn the_list_shows_this_device_first_then_the_most_recently_used() {
+    let app = spawn_app().await;
+    let laptop = app.login(ALICE).await;
+    app.advance(1);
+    let phone = app.login(ALICE).await;
+    app.advance(1);
+    let tablet = app.login(ALICE).await;
+    app.advance(1);
+    // Signed in first, used last.
+    app.refresh(&laptop.cookie).await;
+    let list: Vec<SessionSummary> = app
+        .get("/api/auth/sessions", &phone.tokens.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
+    let expected = [&phone, &laptop, &tablet].map(|l| l.tokens.session.id.as_str());
+    assert_eq!(order, expected);
+}
+
+#[tokio::test]
 async fn logout_all_ends_every_session_of_the_user() {
     let app = spawn_app().await;
     let one = app.login(ALICE).await;
