@@ -14,6 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod oauth;
+pub mod text;
 
 /// Path prefix of the authentication routes; the refresh cookie is scoped to it.
 pub const AUTH_PATH: &str = "/api/auth";
@@ -230,6 +231,8 @@ pub struct SessionSummary {
     pub id: String,
     /// The User-Agent the session was created with.
     pub device: String,
+    /// The same, short: `Chrome 139 on Linux` ([`text::device_name`]).
+    pub device_name: String,
     pub ip: String,
     pub created_at: i64,
     pub last_used_at: i64,
@@ -292,6 +295,8 @@ pub struct AuditEvent {
     pub session_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The User-Agent, short: `Chrome 139 on Linux` ([`text::device_name`]).
+    pub device_name: Option<String>,
     pub detail: Option<String>,
 }
 

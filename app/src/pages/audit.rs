@@ -7,8 +7,9 @@ use wire::{AuditEvent, ErrorCode};
 
 use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
-use crate::display::{ellipsize, short_id, short_user_agent};
+use crate::display::short_id;
 use leptos_token_session::{ApiError, use_session};
+use wire::text::ellipsize;
 
 const AUDIT: &str = "/api/admin/audit?limit=100";
 pub const ADMIN_ROLE: &str = "admin";
@@ -151,8 +152,8 @@ fn audit_row(event: AuditEvent) -> impl IntoView {
             </span>
         }
     });
-    let agent = event.user_agent.map(|ua| {
-        view! { <span title=ua.clone()>{short_user_agent(&ua)}</span> }
+    let agent = event.user_agent.zip(event.device_name).map(|(ua, name)| {
+        view! { <span title=ua>{name}</span> }
     });
     let detail = event.detail.map(|d| {
         view! { <span title=d.clone()>{ellipsize(&d, 60)}</span> }

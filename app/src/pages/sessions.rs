@@ -11,7 +11,6 @@ use wire::{ErrorCode, SessionSummary};
 use crate::LOGIN_PATH;
 use crate::components::ErrorAlert;
 use crate::components::local_time::LocalTime;
-use crate::display::short_user_agent;
 use crate::router::navigate;
 use leptos_token_session::{ApiError, use_session};
 
@@ -177,7 +176,7 @@ fn session_row(
     revoking: RwSignal<Option<String>>,
     revoke: Revoke,
 ) -> impl IntoView {
-    let device = short_user_agent(&session.device);
+    let device = session.device_name;
     let action = (!session.current).then(|| {
         let id = session.id.clone();
         let busy = {

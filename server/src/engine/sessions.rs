@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 
+use wire::text::device_name;
 use wire::{AuditEvent, EndReason, SessionStatus, SessionSummary};
 
 use super::{AuthUser, Client, Engine, Holder, event, session_info};
@@ -34,6 +35,7 @@ impl Engine {
             .into_iter()
             .map(|s| SessionSummary {
                 current: s.id == auth.session_id,
+                device_name: device_name(&s.user_agent),
                 device: s.user_agent,
                 ip: s.ip,
                 created_at: s.created_at,
@@ -104,6 +106,7 @@ impl Engine {
                 username: r.username,
                 session_id: r.session_id,
                 ip: r.ip,
+                device_name: r.user_agent.as_deref().map(device_name),
                 user_agent: r.user_agent,
                 detail: r.detail,
             })

@@ -38,6 +38,8 @@ async fn users_list_and_revoke_their_own_sessions_only() {
         .unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|s| s.device == UA && s.ip == "127.0.0.1"));
+    // The short name every client shows (here the agent's first token: no browser).
+    assert!(list.iter().all(|s| s.device_name == "integration-test/1.0"));
     assert_eq!(list.iter().filter(|s| s.current).count(), 1);
     assert!(list.iter().find(|s| s.current).unwrap().id == laptop.tokens.session.id);
 
