@@ -92,6 +92,7 @@ test.describe('main server', () => {
     await page.reload();
     await expect(page.getByTestId('restoring')).toContainText('Reconnecting');
     await expect(page.getByTestId('username')).toHaveText('alice', { timeout: 10_000 });
+    await expect(page.getByTestId('toast').filter({ hasText: 'Back online' })).toBeVisible();
     expect(failures).toBeGreaterThanOrEqual(3);
     expect(seen.filter((p) => p.startsWith('/login'))).toEqual([]);
     await context.unroute('**/api/auth/refresh', flaky);

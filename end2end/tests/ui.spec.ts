@@ -204,4 +204,6 @@ test('links, Back and Forward move within the page; the guard and ?next= go roun
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
   await page.getByRole('link', { name: 'Go to the dashboard' }).click();
   await expect(page.getByRole('heading', { name: /Welcome/ })).toBeVisible();
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
 });

@@ -604,11 +604,14 @@ impl Manager {
         }
     }
 
-    /// The server answered, here or to another tab: a user told "Reconnecting…" is told
-    /// it is over. A tab that adopts the token never sends a request of its own.
+    /// The server answered, here or to another tab: a user told "Reconnecting…" (signed
+    /// in, or still restoring at start-up) is told it is over. A tab that adopts the token
+    /// never sends a request of its own. Called before the token is installed, which
+    /// ends the restore.
     fn note_reachable(&self) {
         let sig = self.sig();
-        if sig.reconnecting.get_untracked() {
+        let restoring = sig.status.get_untracked() == Status::Reconnecting;
+        if sig.reconnecting.get_untracked() || restoring {
             sig.reconnecting.set(false);
             sig.emit(SessionEvent::BackOnline);
         }

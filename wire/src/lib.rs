@@ -231,7 +231,9 @@ pub struct SessionSummary {
     pub id: String,
     /// The User-Agent the session was created with.
     pub device: String,
-    /// The same, short: `Chrome 139 on Linux` ([`text::device_name`]).
+    /// The same, short, as people read it: `Chrome 139 on Linux`.
+    // Empty from a server older than the field (a rolling deploy): clients show `device`.
+    #[serde(default)]
     pub device_name: String,
     pub ip: String,
     pub created_at: i64,
@@ -295,7 +297,8 @@ pub struct AuditEvent {
     pub session_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// The User-Agent, short: `Chrome 139 on Linux` ([`text::device_name`]).
+    /// The User-Agent, short, as people read it: `Chrome 139 on Linux`.
+    #[serde(default)]
     pub device_name: Option<String>,
     pub detail: Option<String>,
 }

@@ -152,7 +152,8 @@ fn audit_row(event: AuditEvent) -> impl IntoView {
             </span>
         }
     });
-    let agent = event.user_agent.zip(event.device_name).map(|(ua, name)| {
+    let agent = event.user_agent.map(|ua| {
+        let name = event.device_name.unwrap_or_else(|| ua.clone());
         view! { <span title=ua>{name}</span> }
     });
     let detail = event.detail.map(|d| {

@@ -176,7 +176,11 @@ fn session_row(
     revoking: RwSignal<Option<String>>,
     revoke: Revoke,
 ) -> impl IntoView {
-    let device = session.device_name;
+    let device = if session.device_name.is_empty() {
+        session.device.clone()
+    } else {
+        session.device_name
+    };
     let action = (!session.current).then(|| {
         let id = session.id.clone();
         let busy = {

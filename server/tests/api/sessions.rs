@@ -206,6 +206,11 @@ async fn the_audit_log_is_for_admins_and_holds_no_secrets() {
             .iter()
             .all(|e| e.ip.as_deref() == Some("127.0.0.1") && e.user_agent.as_deref() == Some(UA))
     );
+    assert!(
+        logins
+            .iter()
+            .all(|e| e.device_name.as_deref() == Some("integration-test/1.0"))
+    );
 }
 
 #[tokio::test]
