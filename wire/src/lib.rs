@@ -445,6 +445,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_session_list_from_a_server_without_device_names_still_reads() {
+        // A rolling deploy: an older instance answers; the page shows `device` then.
+        let json = r#"{"id":"s","device":"curl/8.5.0","ip":"::1","created_at":1,
+            "last_used_at":2,"idle_expires_at":3,"absolute_expires_at":4,"current":true}"#;
+        let session: SessionSummary = serde_json::from_str(json).unwrap();
+        assert_eq!(session.device_name, "");
+        let audit = r#"{"id":1,"at":1,"event":"login_succeeded","user_id":null,"username":null,
+            "session_id":null,"ip":null,"user_agent":"curl/8.5.0","detail":null}"#;
+        let event: AuditEvent = serde_json::from_str(audit).unwrap();
+        assert_eq!(event.device_name, None);
+    }
+
+    #[test]
     fn error_codes_serialize_as_their_wire_names() {
         for code in [
             ErrorCode::InvalidCredentials,
