@@ -11,8 +11,7 @@ pub fn device_name(ua: &str) -> String {
     if ua.is_empty() {
         return "Unknown device".into();
     }
-    let browser = browser(ua);
-    match (browser, platform(ua)) {
+    let name = match (browser(ua), platform(ua)) {
         (Some(b), Some(p)) => format!("{b} on {p}"),
         (Some(b), None) => b,
         (None, Some(p)) => format!("Browser on {p}"),
@@ -20,8 +19,13 @@ pub fn device_name(ua: &str) -> String {
             let first = ua.split_whitespace().next().unwrap_or(ua);
             ellipsize(first, 32)
         }
-    }
+    };
+    // Short whatever a client sends (a version of a thousand digits, say).
+    ellipsize(&name, MAX_NAME)
 }
+
+/// The longest name: `Headless Chrome 139 on ChromeOS` is 31.
+const MAX_NAME: usize = 40;
 
 /// Browser name and major version, most specific token first (Edge and Opera also say
 /// "Chrome", Chrome also says "Safari").
@@ -150,6 +154,30 @@ mod tests {
         assert_eq!(device_name("MyTool/1.2 (+https://x)"), "MyTool/1.2");
         let long = "a".repeat(50);
         assert_eq!(device_name(&long).chars().count(), 32);
+    }
+
+    #[test]
+    fn any_user_agent_gives_a_name_without_panicking() {
+        // The server names whatever a client sends: tokens at the very end, multi-byte
+        // characters where digits are expected, a long run of them.
+        let long = "é".repeat(40);
+        let digits = format!("Chrome/{} (X11; Linux)", "9".repeat(100));
+        for ua in [
+            "Chrome/",
+            "Chrome/é1",
+            "Chrome/1é",
+            "Edg/٣",
+            "é Firefox/",
+            &long,
+            &digits,
+        ] {
+            let name = device_name(ua);
+            assert!(
+                !name.is_empty() && name.chars().count() <= MAX_NAME,
+                "{ua}: {name}"
+            );
+        }
+        assert_eq!(device_name("Chrome/"), "Chrome");
     }
 
     #[test]
