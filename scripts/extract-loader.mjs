@@ -9,7 +9,8 @@ const dir = process.env.TRUNK_STAGING_DIR;
 if (!dir) throw new Error('TRUNK_STAGING_DIR is not set: run me as a Trunk hook');
 const indexPath = join(dir, 'index.html');
 const html = readFileSync(indexPath, 'utf8');
-const inline = /<script type="module"(?: nonce="[^"]*")?>([\s\S]*?)<\/script>/;
+// Quoted or not: a release build minifies the page (`minify` in Trunk.toml).
+const inline = /<script type="?module"?(?: nonce="?[^">]*"?)?>([\s\S]*?)<\/script>/;
 const match = html.match(inline);
 if (!match) throw new Error('no inline module script in index.html: has Trunk changed?');
 const code = match[1].trim() + '\n';
