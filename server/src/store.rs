@@ -474,11 +474,11 @@ impl Store {
         self.rotations.close().await;
     }
 
-    /// Live sessions of a user, newest first.
+    /// Live sessions of a user, the most recently used first.
     pub async fn live_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>> {
         Ok(sqlx::query_as(
             "SELECT * FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
-             AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY created_at DESC, id",
+             AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY last_used_at DESC, id",
         )
         .bind(user_id)
         .bind(now)

@@ -298,7 +298,6 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// The User-Agent, short, as people read it: `Chrome 139 on Linux`.
-    #[serde(default)]
     pub device_name: Option<String>,
     pub detail: Option<String>,
 }

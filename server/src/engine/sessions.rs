@@ -1,8 +1,6 @@
 //! What a user sees of their sessions: status for the countdown, the device list, the
 //! password change, and the audit log for admins.
 
-use std::cmp::Reverse;
-
 use wire::text::device_name;
 use wire::{AuditEvent, EndReason, SessionStatus, SessionSummary};
 
@@ -45,8 +43,8 @@ impl Engine {
                 id: s.id,
             })
             .collect::<Vec<_>>();
-        // The order every client shows: this device, then the most recently used.
-        list.sort_by_key(|s| (!s.current, Reverse(s.last_used_at)));
+        // The order every client shows: this device, then the store's (most recently used).
+        list.sort_by_key(|s| !s.current);
         Ok(list)
     }
 
