@@ -62,13 +62,15 @@ pub fn cache_control(path: &str, content_type: Option<&str>) -> &'static str {
     }
 }
 
-/// `app-3f2a…9c_bg.wasm`, `main-0123456789abcdef.css`: Trunk's 16 hex digits after a
-/// `-`, before the extension (and an optional `_bg`).
+/// `app-3f2a…9c_bg.wasm`, `main-0123456789abcdef.css`: Trunk's 64-bit hash in hex after a
+/// `-`, before the extension (and an optional `_bg`). Trunk writes it without leading
+/// zeros, so one build in 16 has 15 digits; fewer than 10 would take 28 zero bits.
 fn is_hashed(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (10..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 async fn cache_headers(request: Request, next: Next) -> Response {
@@ -127,6 +129,11 @@ mod tests {
         );
         assert_eq!(
             cache_control("/loader-0123456789abcdef.js", Some("text/javascript")),
+            CACHE_HASHED
+        );
+        // Trunk drops the hash's leading zeros: 15 digits, as one build in 16 has.
+        assert_eq!(
+            cache_control("/app-8f49f6d54260d68.js", Some("text/javascript")),
             CACHE_HASHED
         );
         assert_eq!(cache_control("/", Some("text/html")), CACHE_PAGE);
