@@ -2,6 +2,10 @@
 # First-visit budget: the bytes a browser that accepts brotli downloads for the app
 # (WASM + JS + CSS, as the server sends them: the .br files the build wrote beside
 # them). A size check, not a timing. Fails when over FIRST_VISIT_BUDGET bytes.
+# The chunks (`split_*`, `chunk_*`: scripts/build-wasm.mjs) are not part of it: a page's
+# is fetched the first time the page is shown, the "Stay signed in?" dialog's at the
+# first sign-in, and none by the sign-in page (end2end/tests/delivery.spec.ts checks
+# that); they are listed below the sum.
 #
 #   scripts/first-visit.sh [DIST_DIR]     # default: dist (after `trunk build --release`)
 set -euo pipefail
@@ -9,26 +13,34 @@ cd "$(dirname "$0")/.."
 dist="${1:-dist}"
 # The ceiling this build holds; issue 10's target is 102 400 (100 KiB), see
 # docs/BENCHMARKS.md for where the bytes go and what is left to cut.
-# 175 170 B measured with the app's own router in place of leptos_router, the sessions
-# list sorted and device names made by the server, no serde buffering and minified CSS
-# (220 552 B before, docs/BENCHMARKS.md, section 9; 233 098 B without Leptos's component
-# erasure, section 8); the ceiling sits just above it, so growth (or a build that lost
-# the erasure) fails here, and every cut should lower it.
-budget="${FIRST_VISIT_BUDGET:-175500}"
+# 144 289 B measured with the pages and the dialog split off (175 170 B before,
+# docs/BENCHMARKS.md, section 10; 220 552 B with leptos_router, section 9); the ceiling
+# sits just above it, so growth, a build that lost Leptos's component erasure or one
+# that no longer splits fails here, and every cut should lower it.
+budget="${FIRST_VISIT_BUDGET:-145000}"
 
 shopt -s nullglob
 assets=("$dist"/*.wasm "$dist"/*.js "$dist"/*.css)
 [[ ${#assets[@]} -gt 0 ]] || { echo "no assets in $dist/: run \`trunk build --release\` first" >&2; exit 1; }
 total=0
-printf '| %-40s | %10s | %10s |\n' file raw brotli
+later=0
+later_rows=()
+printf '| %-48s | %10s | %10s |\n' file raw brotli
 for f in "${assets[@]}"; do
   [[ -f "$f.br" ]] || { echo "$f.br is missing: the build's precompress hook did not run" >&2; exit 1; }
   raw=$(stat -c %s "$f")
   br=$(stat -c %s "$f.br")
-  total=$((total + br))
-  printf '| %-40s | %10d | %10d |\n' "$(basename "$f")" "$raw" "$br"
+  row=$(printf '| %-48s | %10d | %10d |' "$(basename "$f")" "$raw" "$br")
+  case "$(basename "$f")" in
+    split_* | chunk_*) later=$((later + br)); later_rows+=("$row") ;;
+    *) total=$((total + br)); echo "$row" ;;
+  esac
 done
-printf '| %-40s | %10s | %10d |\n' "first visit (brotli)" "" "$total"
+printf '| %-48s | %10s | %10d |\n' "first visit (brotli)" "" "$total"
+if (( ${#later_rows[@]} > 0 )); then
+  printf '%s\n' "${later_rows[@]}"
+  printf '| %-48s | %10s | %10d |\n' "chunks, each when first needed (brotli)" "" "$later"
+fi
 if (( total > budget )); then
   echo "first visit is $total bytes, over the budget of $budget" >&2
   exit 1

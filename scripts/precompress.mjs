@@ -1,7 +1,7 @@
 // Trunk post-build hook: writes `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip -9)
 // beside every text or WASM asset of the build, so the server sends them precompressed
-// by Accept-Encoding (tower-http ServeDir) at no CPU cost per request. Runs after
-// extract-loader.mjs, so the loader it writes is compressed too.
+// by Accept-Encoding (tower-http ServeDir) at no CPU cost per request. Runs at the end
+// of build-wasm.mjs, so the WASM and JS it writes are compressed too.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';

@@ -33,6 +33,13 @@ if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wbg" ]; then
   cargo install wasm-bindgen-cli --version "$wbg" --force
 fi
 
+# Splits the client into a module per page (scripts/build-wasm.mjs). Its format must match
+# the wasm_split_helpers crate in Cargo.lock (through leptos): upgrade them together.
+if ! cargo install --list 2>/dev/null | grep -q '^wasm_split_cli_support v0\.2\.4:'; then
+  step "installing wasm-split-cli 0.2.4; a minute or two, once"
+  cargo install wasm_split_cli_support --version 0.2.4 --features build-binary --locked
+fi
+
 # wasm-opt from npm's binaryen: Debian's binaryen 108 emits a WASM Chromium rejects.
 if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   step "installing wasm-opt (binaryen 132 from npm)"

@@ -11,6 +11,7 @@ pub mod router;
 pub mod theme;
 
 use leptos::prelude::*;
+use leptos::wasm_split::{SplitLoaderError, wasm_split};
 use leptos_token_session::{RequireSession, SessionConfig, Status, provide_session};
 
 use crate::components::header::Header;
@@ -20,7 +21,7 @@ use crate::pages::audit::Audit;
 use crate::pages::authorize::Authorize;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::login::Login;
-use crate::pages::not_found::NotFound;
+use crate::pages::not_found::{NotFound, PageUnavailable};
 use crate::pages::password::Password;
 use crate::pages::sessions::Sessions;
 
@@ -38,6 +39,12 @@ pub fn App() -> impl IntoView {
     });
 
     let path = router::provide_router(|path| page(path).is_some());
+    // "Stay signed in?" is for a signed-in user only: its code, a chunk of its own, is
+    // fetched at the first sign-in, and the dialog stays mounted from then on. Were the
+    // fetch to fail, the session would still end at its idle end, only unannounced.
+    let signed_in_once = Memo::new(move |before: Option<&bool>| {
+        before.copied().unwrap_or(false) || session.status() == Status::SignedIn
+    });
 
     view! {
             <a class="skip-link" href="#main">
@@ -75,21 +82,70 @@ pub fn App() -> impl IntoView {
                 </Show>
             </main>
             // Outside `main` and the header: those are made inert while it is open.
-            <SessionModal />
+            <Show when=move || signed_in_once.get()>
+                {Suspend::new(async { session_modal().await.unwrap_or_else(|_| ().into_any()) })}
+            </Show>
             <Toasts />
     }
 }
 
 /// The page at `path`, `None` for a path that is none of the app's; every page but the
-/// login and consent pages is for a signed-in user only.
+/// login and consent pages is for a signed-in user only. The sign-in page is in the
+/// first download; every other page is a WASM chunk of its own, fetched the first time
+/// it is shown (scripts/build-wasm.mjs splits them off): behind the guard, so a
+/// signed-out visitor sent to the sign-in page never fetches the page they asked for.
 fn page(path: &str) -> Option<fn() -> AnyView> {
     Some(match path {
         LOGIN_PATH => || view! { <Login /> }.into_any(),
-        "/oauth/authorize" => || view! { <Authorize /> }.into_any(),
-        "/" => || view! { <RequireSession><Dashboard /></RequireSession> }.into_any(),
-        "/sessions" => || view! { <RequireSession><Sessions /></RequireSession> }.into_any(),
-        "/password" => || view! { <RequireSession><Password /></RequireSession> }.into_any(),
-        "/admin/audit" => || view! { <RequireSession><Audit /></RequireSession> }.into_any(),
+        "/oauth/authorize" => || split(authorize()),
+        "/" => || view! { <RequireSession>{split(dashboard())}</RequireSession> }.into_any(),
+        "/sessions" => || view! { <RequireSession>{split(sessions())}</RequireSession> }.into_any(),
+        "/password" => || view! { <RequireSession>{split(password())}</RequireSession> }.into_any(),
+        "/admin/audit" => || view! { <RequireSession>{split(audit())}</RequireSession> }.into_any(),
         _ => return None,
     })
+}
+
+/// A page from its chunk: nothing until it has arrived (a few ms on a warm cache), and a
+/// way to try again if it cannot be fetched (offline), rather than a broken app.
+fn split(
+    page: impl Future<Output = Result<AnyView, SplitLoaderError>> + Send + 'static,
+) -> AnyView {
+    Suspend::new(async move {
+        page.await
+            .unwrap_or_else(|_| view! { <PageUnavailable /> }.into_any())
+    })
+    .into_any()
+}
+
+// A chunk for the dialog and one per page (`fallible`: a failed fetch is an `Err`, not a
+// panic that would stop the whole app).
+#[wasm_split(session_modal, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn session_modal() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <SessionModal /> }.into_any())
+}
+
+#[wasm_split(page_authorize, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn authorize() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <Authorize /> }.into_any())
+}
+
+#[wasm_split(page_dashboard, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn dashboard() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <Dashboard /> }.into_any())
+}
+
+#[wasm_split(page_sessions, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn sessions() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <Sessions /> }.into_any())
+}
+
+#[wasm_split(page_password, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn password() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <Password /> }.into_any())
+}
+
+#[wasm_split(page_audit, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn audit() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <Audit /> }.into_any())
 }

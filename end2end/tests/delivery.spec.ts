@@ -40,6 +40,54 @@ test('the app is sent brotli-compressed and cached for a year; the page is reval
   expect(plain.headers()['content-type']).toBe('application/wasm');
 });
 
+test("the sign-in page fetches no page's chunk; a page's chunk comes when it is first shown", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('.wasm')) wasm.push(path);
+  });
+  const chunks = () => wasm.filter((p) => /\/(split|chunk)_[^/]*\.wasm$/.test(p));
+  const of = (name: string) => wasm.some((p) => p.includes(`/split_page_${name}-`));
+
+  // Signed out, asking for the dashboard: sent to the sign-in page, which is all of the
+  // first visit (scripts/first-visit.sh counts the same files).
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.locator('#username')).toBeVisible();
+  expect(chunks()).toEqual([]);
+  expect(wasm).toHaveLength(1);
+
+  await signIn(page);
+  expect(of('dashboard')).toBe(true);
+  expect(of('sessions')).toBe(false);
+  await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await expect(page.getByTestId('session-row').first()).toBeVisible();
+  expect(of('sessions')).toBe(true);
+  // Ended before the page closes (the sessions tests count this user's sessions).
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test('a page whose code cannot be fetched says so, and Try again brings it', async ({ page }) => {
+  await signIn(page);
+  // As when offline, or when a deploy has replaced the build this tab runs.
+  await page.route(/\/split_page_password-[^/]*\.wasm$/, (route) => route.abort());
+  await page.getByRole('link', { name: 'Password' }).click();
+  await expect(page.getByTestId('page-unavailable')).toContainText('This page could not be loaded');
+  // The rest of the app still works: no panic took the module down.
+  await expect(page.getByRole('banner')).toContainText('Signed in as alice');
+  await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await expect(page.getByTestId('session-row').first()).toBeVisible();
+  await page.getByRole('link', { name: 'Password' }).click();
+  await expect(page.getByTestId('page-unavailable')).toBeVisible();
+
+  await page.unroute(/\/split_page_password-[^/]*\.wasm$/);
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await expect(page.locator('#current-password')).toBeVisible();
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
+});
+
 test('reload of a signed-in page to the dashboard showing the user (measured)', async ({ page }) => {
   // The moment the user's name is on screen, from the navigation's start
   // (performance.timeOrigin), seen by the page itself rather than by polling.

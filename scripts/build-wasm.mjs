@@ -1,0 +1,117 @@
+// Trunk post-build hook: builds the Leptos client (app/) into the page's WASM and JS,
+// split so that a first visit downloads only what the sign-in page needs.
+//
+// Each page behind `#[lazy]` (app/src/lib.rs) becomes a WASM chunk of its own, loaded
+// the first time it is shown. Trunk 0.21 cannot split (it runs wasm-bindgen on the whole
+// module), so the page's WASM is built here, in the pipeline `cargo leptos --split` uses:
+//
+//   cargo build          the whole client, linked with --emit-relocs (.cargo/config.toml)
+//   wasm-split-cli       main module + one chunk per page (+ chunks pages share) + the
+//                        JS that fetches a chunk into the running module
+//   wasm-bindgen         the main module's JS glue (it imports the chunk loader)
+//   wasm-opt -Oz         every module (release)
+//
+// then names every file by content, writes the boot module that starts the app (the CSP
+// allows no inline script), links it from index.html, and compresses every asset
+// (scripts/precompress.mjs). Debug builds (`trunk build`) skip wasm-opt.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const staging = process.env.TRUNK_STAGING_DIR;
+if (!staging) throw new Error('TRUNK_STAGING_DIR is not set: run me as a Trunk hook');
+const release = process.env.TRUNK_PROFILE === 'release';
+const publicUrl = process.env.TRUNK_PUBLIC_URL || '/';
+
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+// wasm-opt warns about every chunk's name section (a subsection it does not know): only
+// its errors are worth reading.
+const quiet = (cmd, args) => {
+  try {
+    execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  } catch (error) {
+    process.stderr.write(error.stderr ?? '');
+    throw error;
+  }
+};
+const hash = (data) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+
+// 1. The whole client, in the size-optimised profile (Cargo.toml) for a release build.
+const profile = release ? 'wasm-release' : 'dev';
+run('cargo', ['build', '--locked', '-p', 'app', '--bin', 'app', '--target', 'wasm32-unknown-unknown', '--profile', profile]);
+const { target_directory: targetDir } = JSON.parse(
+  execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { encoding: 'utf8' }),
+);
+const raw = join(targetDir, 'wasm32-unknown-unknown', release ? 'wasm-release' : 'debug', 'app.wasm');
+
+// 2. Split, 3. bind, in a scratch directory.
+const work = mkdtempSync(join(tmpdir(), 'build-wasm-'));
+try {
+  const split = join(work, 'split');
+  const bound = join(work, 'bound');
+  run('wasm-split-cli', [raw, split, '--out-name', 'app', '--target', 'web']);
+  run('wasm-bindgen', [
+    '--target', 'web', '--no-typescript', '--keep-lld-exports',
+    '--out-dir', bound, '--out-name', 'app', join(split, 'app.wasm'),
+  ]);
+
+  // 4. Optimise. Chunks are every .wasm the splitter wrote but the main module.
+  const chunks = readdirSync(split).filter((f) => f.endsWith('.wasm') && f !== 'app.wasm');
+  const wasmFiles = [join(bound, 'app_bg.wasm'), ...chunks.map((c) => join(split, c))];
+  if (release) for (const f of wasmFiles) quiet('wasm-opt', ['-Oz', '--enable-bulk-memory', f, '-o', f]);
+
+  // 5. Names by content. A chunk or the main WASM is a leaf: its own hash. The glue and
+  // the loader import each other (a cycle no pair of content hashes can name), so both
+  // take one hash of everything the app is: any change anywhere renames both.
+  const written = [];
+  const emit = (name, data) => {
+    writeFileSync(join(staging, name), data);
+    written.push(name);
+    return name;
+  };
+  let loader = readFileSync(join(split, '__wasm_split.js'), 'utf8');
+  for (const chunk of chunks) {
+    const data = readFileSync(join(split, chunk));
+    const name = emit(`${chunk.replace(/\.wasm$/, '')}-${hash(data)}.wasm`, data);
+    loader = loader.replaceAll(`"./${chunk}"`, `"./${name}"`);
+  }
+  const mainWasm = readFileSync(join(bound, 'app_bg.wasm'));
+  const wasmName = emit(`app-${hash(mainWasm)}_bg.wasm`, mainWasm);
+  let glue = readFileSync(join(bound, 'app.js'), 'utf8');
+  // (This script's own text is in it too: it decides what the files import by name.)
+  const self = readFileSync(new URL(import.meta.url), 'utf8');
+  const app = hash([mainWasm.toString('base64'), glue, loader, self].join('\0'));
+  const glueName = `app-${app}.js`;
+  const loaderName = `lazy-${app}.js`;
+  const imports = (code, from, to, what) => {
+    if (!code.includes(from)) throw new Error(`${what} does not import ${from}: has the tool changed?`);
+    return code.replaceAll(from, to);
+  };
+  // Only the import statements: the glue's import object keeps the module's own name.
+  glue = imports(glue, `from "./__wasm_split.js"`, `from "./${loaderName}"`, 'the wasm-bindgen glue');
+  loader = imports(loader, `from "./app.js"`, `from "./${glueName}"`, 'the chunk loader');
+  emit(glueName, glue);
+  emit(loaderName, loader);
+
+  // 6. The boot module, and the page that loads it (and fetches the WASM at once).
+  const boot = `import init from '${publicUrl}${glueName}';\nawait init({ module_or_path: '${publicUrl}${wasmName}' });\n`;
+  const bootName = emit(`boot-${hash(boot)}.js`, boot);
+  const indexPath = join(staging, 'index.html');
+  // The `data-trunk-skip` link that only kept Trunk from building the client itself.
+  const html = readFileSync(indexPath, 'utf8').replace(/<link [^>]*data-trunk-skip[^>]*>/, '');
+  if (!html.includes('</head>')) throw new Error('index.html has no </head>');
+  const head =
+    `<link rel="modulepreload" href="${publicUrl}${glueName}">` +
+    `<link rel="preload" href="${publicUrl}${wasmName}" as="fetch" type="application/wasm" crossorigin>` +
+    `<script type="module" src="${publicUrl}${bootName}"></script>`;
+  writeFileSync(indexPath, html.replace('</head>', `${head}</head>`));
+  console.log(`build-wasm: ${written.join(', ')}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+// Last: compress everything written above (hooks of one stage run concurrently, so the
+// order is kept here rather than with a second hook).
+await import('./precompress.mjs');
