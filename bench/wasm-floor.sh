@@ -9,6 +9,9 @@ source scripts/setup.sh
 crate=bench/wasm-floor
 cp Cargo.lock "$crate/Cargo.lock" # the workspace's versions exactly
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/wasm-floor"
+# The app's flags without `--emit-relocs` (.cargo/config.toml): that is for the split
+# build only, and wasm-opt keeps the relocations in an unsplit module.
+export RUSTFLAGS="--cfg erase_components"
 out="$(mktemp -d)"
 printf '| %-26s | %10s | %10s | %10s |\n' app "WASM br" "JS br" total
 for variant in counter router session router,session; do
