@@ -1,8 +1,9 @@
 // Trunk post-build hook: builds the Leptos client (app/) into the page's WASM and JS,
 // split so that a first visit downloads only what the sign-in page needs.
 //
-// Each page behind `#[lazy]` (app/src/lib.rs) becomes a WASM chunk of its own, loaded
-// the first time it is shown. Trunk 0.21 cannot split (it runs wasm-bindgen on the whole
+// Each function under `#[wasm_split]` (app/src/lib.rs: every page but the sign-in page,
+// and the "Stay signed in?" dialog) becomes a WASM chunk of its own, loaded the first
+// time it is needed. Trunk 0.21 cannot split (it runs wasm-bindgen on the whole
 // module), so the page's WASM is built here, in the pipeline `cargo leptos --split` uses:
 //
 //   cargo build          the whole client, linked with --emit-relocs (.cargo/config.toml)
@@ -37,6 +38,28 @@ const quiet = (cmd, args) => {
   }
 };
 const hash = (data) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+
+// The tools at the versions this build was made for (scripts/setup.sh installs them):
+// another wasm-opt, say Debian's binaryen 108, writes a WASM that Chromium refuses.
+const lockVersion = (crate) =>
+  readFileSync(new URL('../Cargo.lock', import.meta.url), 'utf8').match(
+    new RegExp(`name = "${crate}"\\nversion = "([^"]+)"`),
+  )[1];
+const expectTool = (cmd, args, wanted) => {
+  let out = '';
+  try {
+    out = execFileSync(cmd, args, { encoding: 'utf8' });
+  } catch {
+    // not installed: said below
+  }
+  if (!out.includes(wanted)) {
+    throw new Error(`${cmd}: "${wanted}" expected in \`${cmd} ${args.join(' ')}\`; run \`source scripts/setup.sh\``);
+  }
+};
+expectTool('wasm-bindgen', ['--version'], `wasm-bindgen ${lockVersion('wasm-bindgen')}`);
+expectTool('wasm-opt', ['--version'], 'version 132');
+// Its split format must match wasm_split_helpers (Cargo.lock, through leptos).
+expectTool('cargo', ['install', '--list'], 'wasm_split_cli_support v0.2.4:');
 
 // 1. The whole client, in the size-optimised profile (Cargo.toml) for a release build.
 const profile = release ? 'wasm-release' : 'dev';
@@ -104,6 +127,7 @@ try {
   if (!html.includes('</head>')) throw new Error('index.html has no </head>');
   const head =
     `<link rel="modulepreload" href="${publicUrl}${glueName}">` +
+    `<link rel="modulepreload" href="${publicUrl}${loaderName}">` +
     `<link rel="preload" href="${publicUrl}${wasmName}" as="fetch" type="application/wasm" crossorigin>` +
     `<script type="module" src="${publicUrl}${bootName}"></script>`;
   writeFileSync(indexPath, html.replace('</head>', `${head}</head>`));

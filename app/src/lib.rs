@@ -10,6 +10,7 @@ pub mod pages;
 pub mod router;
 pub mod theme;
 
+use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
 use leptos_token_session::{RequireSession, SessionConfig, Status, provide_session};
@@ -28,6 +29,9 @@ use crate::pages::sessions::Sessions;
 /// The sign-in page; protected pages send signed-out users here.
 pub const LOGIN_PATH: &str = "/login";
 
+/// How long (ms) after a failed fetch of the dialog's code it is fetched again.
+const MODAL_RETRY_MS: u32 = 10_000;
+
 /// The root: session, router, header, pages, dialog and toasts.
 #[component]
 pub fn App() -> impl IntoView {
@@ -40,11 +44,21 @@ pub fn App() -> impl IntoView {
 
     let path = router::provide_router(|path| page(path).is_some());
     // "Stay signed in?" is for a signed-in user only: its code, a chunk of its own, is
-    // fetched at the first sign-in, and the dialog stays mounted from then on. Were the
-    // fetch to fail, the session would still end at its idle end, only unannounced.
+    // fetched at the first sign-in, and the dialog stays mounted from then on. A fetch
+    // that fails (offline) is tried again every 10 s, so the warning is not lost.
     let signed_in_once = Memo::new(move |before: Option<&bool>| {
         before.copied().unwrap_or(false) || session.status() == Status::SignedIn
     });
+    let modal_tries = RwSignal::new(0u32);
+    let modal = move || {
+        modal_tries.track();
+        Suspend::new(async move {
+            session_modal().await.unwrap_or_else(|_| {
+                Timeout::new(MODAL_RETRY_MS, move || modal_tries.update(|n| *n += 1)).forget();
+                ().into_any()
+            })
+        })
+    };
 
     view! {
             <a class="skip-link" href="#main">
@@ -82,9 +96,7 @@ pub fn App() -> impl IntoView {
                 </Show>
             </main>
             // Outside `main` and the header: those are made inert while it is open.
-            <Show when=move || signed_in_once.get()>
-                {Suspend::new(async { session_modal().await.unwrap_or_else(|_| ().into_any()) })}
-            </Show>
+            <Show when=move || signed_in_once.get()>{modal}</Show>
             <Toasts />
     }
 }

@@ -67,7 +67,8 @@ export function serverCsp() {
   return m[1].slice(1, -1).replace(/\\\n\s*/g, '');
 }
 
-/** Trunk's content-hashed file names: `name-<hex>[_bg].ext`, a 64-bit hash written
- * without leading zeros (one build in 16 has 15 digits; server/src/spa.rs, `is_hashed`). */
+/** Content-hashed file names: `name-<hex>[_bg].ext`, a 64-bit hash (16 digits from
+ * scripts/build-wasm.mjs; Trunk, for the CSS, drops leading zeros, so one build in 16 has
+ * 15; server/src/spa.rs, `is_hashed`). */
 export const HASHED = /-[0-9a-f]{10,16}(_bg)?\.(js|css|wasm)$/;
 export const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -3,7 +3,8 @@
 //!
 //! Delivery: the build writes `.br` and `.gz` beside every asset
 //! (`scripts/precompress.mjs`, a Trunk hook), served by `Accept-Encoding`; hashed assets
-//! (Trunk names them `name-<16 hex>.ext`) are cached for a year as `immutable`,
+//! (named `name-<hex hash>.ext` by Trunk for the CSS and by scripts/build-wasm.mjs for
+//! the WASM modules and their JS) are cached for a year as `immutable`,
 //! `index.html` (and every client route, which is `index.html`) is revalidated each time,
 //! so a deploy is seen at the next load.
 
@@ -62,9 +63,10 @@ pub fn cache_control(path: &str, content_type: Option<&str>) -> &'static str {
     }
 }
 
-/// `app-3f2a…9c_bg.wasm`, `main-0123456789abcdef.css`: Trunk's 64-bit hash in hex after a
-/// `-`, before the extension (and an optional `_bg`). Trunk writes it without leading
-/// zeros, so one build in 16 has 15 digits; fewer than 10 would take 28 zero bits.
+/// `app-3f2a…9c_bg.wasm`, `split_page_sessions-3f2a…9c.wasm`, `main-0123456789abcdef.css`:
+/// a 64-bit hash in hex after a `-`, before the extension (and an optional `_bg`).
+/// scripts/build-wasm.mjs writes 16 digits; Trunk (the CSS) drops leading zeros, so one
+/// build in 16 has 15; fewer than 10 would take 28 zero bits.
 fn is_hashed(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
@@ -127,10 +129,20 @@ mod tests {
             cache_control("/main-89abcdef01234567.css", Some("text/css")),
             CACHE_HASHED
         );
-        assert_eq!(
-            cache_control("/loader-0123456789abcdef.js", Some("text/javascript")),
-            CACHE_HASHED
-        );
+        // What scripts/build-wasm.mjs writes: the boot module, the chunk loader, chunks.
+        for name in [
+            "/boot-0123456789abcdef.js",
+            "/lazy-0123456789abcdef.js",
+            "/split_page_sessions-0123456789abcdef.wasm",
+            "/chunk_12-0123456789abcdef.wasm",
+        ] {
+            let kind = if name.ends_with(".js") {
+                "text/javascript"
+            } else {
+                "application/wasm"
+            };
+            assert_eq!(cache_control(name, Some(kind)), CACHE_HASHED, "{name}");
+        }
         // Trunk drops the hash's leading zeros: 15 digits, as one build in 16 has.
         assert_eq!(
             cache_control("/app-8f49f6d54260d68.js", Some("text/javascript")),
