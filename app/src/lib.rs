@@ -29,6 +29,8 @@ use crate::pages::sessions::Sessions;
 /// The sign-in page; protected pages send signed-out users here.
 pub const LOGIN_PATH: &str = "/login";
 
+/// How long (ms) after the first sign-in the dialog's code is fetched.
+const MODAL_DELAY_MS: u32 = 1_000;
 /// How long (ms) after a failed fetch of the dialog's code it is fetched again.
 const MODAL_RETRY_MS: u32 = 10_000;
 
@@ -43,11 +45,20 @@ pub fn App() -> impl IntoView {
     });
 
     let path = router::provide_router(|path| page(path).is_some());
+    // A reload of a signed-in page: its code is fetched while the session is restored,
+    // not after.
+    if leptos_token_session::may_restore() {
+        preload(untrack(|| path.get()));
+    }
     // "Stay signed in?" is for a signed-in user only: its code, a chunk of its own, is
-    // fetched at the first sign-in, and the dialog stays mounted from then on. A fetch
-    // that fails (offline) is tried again every 10 s, so the warning is not lost.
-    let signed_in_once = Memo::new(move |before: Option<&bool>| {
-        before.copied().unwrap_or(false) || session.status() == Status::SignedIn
+    // fetched a second after the first sign-in (not to slow the page being shown), and
+    // again every 10 s while that fails (offline), so the warning is not lost. The
+    // dialog stays mounted from then on.
+    let modal_wanted = RwSignal::new(false);
+    Effect::new(move |_| {
+        if session.status() == Status::SignedIn && !modal_wanted.get_untracked() {
+            Timeout::new(MODAL_DELAY_MS, move || modal_wanted.set(true)).forget();
+        }
     });
     let modal_tries = RwSignal::new(0u32);
     let modal = move || {
@@ -96,7 +107,7 @@ pub fn App() -> impl IntoView {
                 </Show>
             </main>
             // Outside `main` and the header: those are made inert while it is open.
-            <Show when=move || signed_in_once.get()>{modal}</Show>
+            <Show when=move || modal_wanted.get()>{modal}</Show>
             <Toasts />
     }
 }
@@ -116,6 +127,20 @@ fn page(path: &str) -> Option<fn() -> AnyView> {
         "/admin/audit" => || view! { <RequireSession>{split(audit())}</RequireSession> }.into_any(),
         _ => return None,
     })
+}
+
+/// Starts fetching the chunks of the page at `path` (a failure is only logged: the
+/// page's own fetch tries again and says so).
+fn preload(path: String) {
+    leptos::task::spawn_local(async move {
+        let _ = match path.as_str() {
+            "/" => preload_dashboard().await,
+            "/sessions" => preload_sessions().await,
+            "/password" => preload_password().await,
+            "/admin/audit" => preload_audit().await,
+            _ => Ok(()),
+        };
+    });
 }
 
 /// A page from its chunk: nothing until it has arrived (a few ms on a warm cache), and a
@@ -142,22 +167,22 @@ fn authorize() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Authorize /> }.into_any())
 }
 
-#[wasm_split(page_dashboard, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(page_dashboard, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_dashboard))]
 fn dashboard() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Dashboard /> }.into_any())
 }
 
-#[wasm_split(page_sessions, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(page_sessions, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_sessions))]
 fn sessions() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Sessions /> }.into_any())
 }
 
-#[wasm_split(page_password, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(page_password, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_password))]
 fn password() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Password /> }.into_any())
 }
 
-#[wasm_split(page_audit, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(page_audit, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_audit))]
 fn audit() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Audit /> }.into_any())
 }

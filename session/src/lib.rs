@@ -197,6 +197,14 @@ pub fn provide_session(config: SessionConfig) -> Session {
     session
 }
 
+/// Whether this browser may hold a session to restore: the server's hint cookie, which
+/// lives as long as the refresh cookie. Without it the start-up restore asks nothing and
+/// ends signed out; with it an app can fetch what a signed-in user will see (a page's
+/// code, say) while the restore runs.
+pub fn may_restore() -> bool {
+    storage::has_session_hint()
+}
+
 /// The session provided by [`provide_session`].
 pub fn use_session() -> Session {
     use_context::<Session>().expect("provide_session() is called at the root of the app")
