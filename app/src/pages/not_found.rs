@@ -25,7 +25,7 @@ pub fn PageUnavailable() -> impl IntoView {
             <h1 id="unavailable-title">"This page could not be loaded"</h1>
             <p>"Check your connection, then try again."</p>
             <p>
-                <button type="button" on:click=|_| {
+                <button type="button" class="primary" on:click=|_| {
                     let _ = window().location().reload();
                 }>"Try again"</button>
             </p>
