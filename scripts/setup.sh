@@ -46,6 +46,12 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   npm install --prefix "$tools" --no-audit --no-fund --silent binaryen@132.0.0
 fi
 
+# esbuild minifies wasm-bindgen's JS glue (Trunk 0.21's minifier cannot parse it).
+if [ "$(esbuild --version 2>/dev/null)" != "0.28.2" ]; then
+  step "installing esbuild 0.28.2 (npm, into .tools/)"
+  npm install --prefix "$tools" --no-audit --no-fund --silent esbuild@0.28.2
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     step "installing Debian's Chromium"
