@@ -39,9 +39,11 @@ const quiet = (cmd, args) => {
 };
 // Release JS without its comments, whitespace and long local names (glue 8.2 → 6.4 KB
 // brotli): esbuild, as Trunk 0.21's own minifier cannot parse wasm-bindgen's output.
+// Errors only: it warns about the glue's import object naming the chunk loader once per
+// import (the same module each time, so harmless).
 const minify = (code) =>
   release
-    ? execFileSync('esbuild', ['--minify', '--format=esm', '--loader=js', '--log-level=warning'], {
+    ? execFileSync('esbuild', ['--minify', '--format=esm', '--loader=js', '--log-level=error'], {
         input: code,
         encoding: 'utf8',
       })

@@ -10,6 +10,8 @@ pub mod pages;
 pub mod router;
 pub mod theme;
 
+use std::pin::Pin;
+
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
@@ -33,6 +35,9 @@ pub const LOGIN_PATH: &str = "/login";
 const MODAL_DELAY_MS: u32 = 1_000;
 /// How long (ms) after a failed fetch of the dialog's code it is fetched again.
 const MODAL_RETRY_MS: u32 = 10_000;
+/// How long (ms) after a failed fetch of a page's code it is fetched a second time,
+/// before the page says it cannot be loaded.
+const PAGE_RETRY_MS: u32 = 1_000;
 
 /// The root: session, router, header, pages, dialog and toasts.
 #[component]
@@ -120,11 +125,11 @@ pub fn App() -> impl IntoView {
 fn page(path: &str) -> Option<fn() -> AnyView> {
     Some(match path {
         LOGIN_PATH => || view! { <Login /> }.into_any(),
-        "/oauth/authorize" => || split(authorize()),
-        "/" => || view! { <RequireSession>{split(dashboard())}</RequireSession> }.into_any(),
-        "/sessions" => || view! { <RequireSession>{split(sessions())}</RequireSession> }.into_any(),
-        "/password" => || view! { <RequireSession>{split(password())}</RequireSession> }.into_any(),
-        "/admin/audit" => || view! { <RequireSession>{split(audit())}</RequireSession> }.into_any(),
+        "/oauth/authorize" => || split(|| Box::pin(authorize())),
+        "/" => || protected(|| Box::pin(dashboard())),
+        "/sessions" => || protected(|| Box::pin(sessions())),
+        "/password" => || protected(|| Box::pin(password())),
+        "/admin/audit" => || protected(|| Box::pin(audit())),
         _ => return None,
     })
 }
@@ -143,14 +148,33 @@ fn preload(path: String) {
     });
 }
 
+/// A page for a signed-in user only, behind the guard: a signed-out visitor is sent to
+/// the sign-in page without its chunk being fetched.
+fn protected(load: fn() -> PageFuture) -> AnyView {
+    view! { <RequireSession>{split(load)}</RequireSession> }.into_any()
+}
+
+/// Fetching a page's chunk, then the page: one type for every page, so `split` is built once.
+type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>> + Send>>;
+
 /// A page from its chunk: nothing until it has arrived (a few ms on a warm cache), and a
-/// way to try again if it cannot be fetched (offline), rather than a broken app.
-fn split(
-    page: impl Future<Output = Result<AnyView, SplitLoaderError>> + Send + 'static,
-) -> AnyView {
-    Suspend::new(async move {
-        page.await
-            .unwrap_or_else(|_| view! { <PageUnavailable /> }.into_any())
+/// way to try again if it cannot be fetched (offline), rather than a broken app. A failed
+/// fetch is tried once more a second later first: a blip of the network, or an instance
+/// of a rolling upgrade that does not have this build yet, then goes unnoticed.
+fn split(load: fn() -> PageFuture) -> AnyView {
+    let retried = RwSignal::new(false);
+    (move || {
+        let second = retried.get();
+        Suspend::new(async move {
+            load().await.unwrap_or_else(|_| {
+                if second {
+                    view! { <PageUnavailable /> }.into_any()
+                } else {
+                    Timeout::new(PAGE_RETRY_MS, move || retried.set(true)).forget();
+                    ().into_any()
+                }
+            })
+        })
     })
     .into_any()
 }

@@ -88,6 +88,21 @@ test('a page whose code cannot be fetched says so, and Try again brings it', asy
   await expect(page).toHaveURL(/\/login/);
 });
 
+test('a page whose code fails to arrive once is fetched again, unnoticed', async ({ page }) => {
+  await signIn(page);
+  // A blip of the network, or an instance of a rolling upgrade without this build yet.
+  let refused = 0;
+  await page.route(/\/split_page_password-[^/]*\.wasm$/, (route) =>
+    refused++ === 0 ? route.abort() : route.continue(),
+  );
+  await page.getByRole('link', { name: 'Password' }).click();
+  await expect(page.locator('#current-password')).toBeVisible();
+  expect(refused).toBe(2);
+  await expect(page.getByTestId('page-unavailable')).toHaveCount(0);
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
+});
+
 test('reload of a signed-in page to the dashboard showing the user (measured)', async ({ page }) => {
   // The moment the user's name is on screen, from the navigation's start
   // (performance.timeOrigin), seen by the page itself rather than by polling.
