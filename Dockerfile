@@ -9,7 +9,7 @@ ARG RUST_VERSION=1.95
 
 # --- build: the WASM client with Trunk, the server with cargo ---
 FROM rust:${RUST_VERSION}-bookworm AS build
-# Node.js runs Trunk's hooks and npm's wasm-opt (see scripts/setup.sh).
+# Node.js runs Trunk's hooks, npm's wasm-opt and esbuild (see scripts/setup.sh).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm \
