@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) throw new Error('TRUNK_STAGING_DIR is not set: run me as a Trunk hook');
@@ -39,11 +40,13 @@ const quiet = (cmd, args) => {
 };
 // Release JS without its comments, whitespace and long local names (glue 8.2 → 6.4 KB
 // brotli): esbuild, as Trunk 0.21's own minifier cannot parse wasm-bindgen's output.
+// The one setup.sh installs, by its path: the Netlify CLI puts another esbuild on PATH.
 // Its one warning here is silenced: the glue's import object names the chunk loader once
 // per import, the same module each time.
+const esbuild = fileURLToPath(new URL('../.tools/node_modules/.bin/esbuild', import.meta.url));
 const minify = (code) =>
   release
-    ? execFileSync('esbuild', ['--minify', '--format=esm', '--loader=js', '--log-override:duplicate-object-key=silent'], {
+    ? execFileSync(esbuild, ['--minify', '--format=esm', '--loader=js', '--log-override:duplicate-object-key=silent'], {
         input: code,
         encoding: 'utf8',
       })
@@ -71,7 +74,7 @@ expectTool('wasm-bindgen', ['--version'], `wasm-bindgen ${lockVersion('wasm-bind
 expectTool('wasm-opt', ['--version'], 'version 132');
 // Up to the newline, so not 0.28.20: names are hashed before minifying, and another
 // minifier must not write other bytes under a name already cached as immutable.
-expectTool('esbuild', ['--version'], '0.28.2\n');
+expectTool(esbuild, ['--version'], '0.28.2\n');
 // Its split format must match wasm_split_helpers (Cargo.lock, through leptos).
 expectTool('cargo', ['install', '--list'], 'wasm_split_cli_support v0.2.4:');
 

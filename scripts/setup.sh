@@ -47,7 +47,8 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
 fi
 
 # esbuild minifies wasm-bindgen's JS glue (Trunk 0.21's minifier cannot parse it).
-if [ "$(esbuild --version 2>/dev/null)" != "0.28.2" ]; then
+# Its own path: the Netlify CLI brings another esbuild onto PATH for the deploy tests.
+if [ "$("$tools/node_modules/.bin/esbuild" --version 2>/dev/null)" != "0.28.2" ]; then
   step "installing esbuild 0.28.2 (npm, into .tools/)"
   npm install --prefix "$tools" --no-audit --no-fund --silent esbuild@0.28.2
 fi
