@@ -112,6 +112,23 @@ test('a signed-out first visit makes no auth request and logs no console error',
   await context.close();
 });
 
+test('a signed-out visitor gets the sign-in page without waiting for the tabs to answer', async ({
+  browser,
+  baseURL,
+}) => {
+  const context = await browser.newContext({ baseURL });
+  // "Is another tab there?" never answers: the page must not wait for it to show.
+  await context.addInitScript(() => {
+    navigator.locks.query = () => new Promise(() => {});
+  });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.locator('#username')).toBeVisible();
+  await expect(page.getByTestId('restoring')).toHaveCount(0);
+  await context.close();
+});
+
 test('a cold start asks other tabs only when there is another tab', async ({ context }) => {
   // A listener on the app's channel in every page, as another tab would hear it.
   await context.addInitScript(() => {

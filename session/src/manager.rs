@@ -198,6 +198,11 @@ impl Manager {
             }
         });
         *self.inner.ticker.borrow_mut() = Some(ticker);
+        // No session in this browser (no hint cookie) and no logout to send: signed out
+        // now, so the sign-in page does not wait for the Web Locks calls below.
+        if !storage::pending_logout() && !storage::has_session_hint() {
+            self.end_quietly(None);
+        }
         let this = self.clone();
         spawn_local(async move {
             // Asked before this tab joins: is anyone else there to hand us a token?
@@ -212,6 +217,11 @@ impl Manager {
     /// Turns the refresh cookie (if any) back into a session, unless a logout is pending.
     async fn restore(&self, others: bool) {
         let sig = self.sig();
+        // Settled already: signed out at the start, or signed in by now (another tab's
+        // token, a sign-in here) while the tab coordination was answering.
+        if sig.status.get_untracked() != Status::Restoring {
+            return;
+        }
         if storage::pending_logout() {
             // The user signed out while offline: that comes first, and nothing is restored.
             self.send_pending_logout().await;
