@@ -15,9 +15,9 @@ dist="${1:-dist}"
 # docs/BENCHMARKS.md for where the bytes go and what is left to cut.
 # 143 022 B measured with the pages and the dialog split off and the JS minified
 # (docs/BENCHMARKS.md, section 11; 175 170 B before the split, section 10; 220 552 B
-# with leptos_router, section 9); the ceiling
-# sits just above it, so growth, a build that lost Leptos's component erasure or one
-# that no longer splits fails here, and every cut should lower it.
+# with leptos_router, section 9); the ceiling sits just above it, so growth, a build
+# that lost Leptos's component erasure or one that no longer splits fails here, and
+# every cut should lower it.
 budget="${FIRST_VISIT_BUDGET:-143500}"
 
 shopt -s nullglob

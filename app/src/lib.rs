@@ -158,8 +158,8 @@ fn protected(load: fn() -> PageFuture) -> AnyView {
 type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>> + Send>>;
 
 /// A page from its chunk: nothing until it has arrived (a few ms on a warm cache), and a
-/// way to try again if it cannot be fetched (offline), rather than a broken app. A failed
-/// fetch is tried once more a second later first: a blip of the network, or an instance
+/// way to try again if it cannot be fetched (offline), rather than a broken app. Before
+/// saying so it fetches once more, a second later: a blip of the network, or an instance
 /// of a rolling upgrade that does not have this build yet, then goes unnoticed.
 fn split(load: fn() -> PageFuture) -> AnyView {
     let retried = RwSignal::new(false);
