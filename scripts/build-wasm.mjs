@@ -1,14 +1,15 @@
 // Trunk post-build hook: builds the Leptos client (app/) into the page's WASM and JS,
 // split so that a first visit downloads only what the sign-in page needs.
 //
-// Each function under `#[wasm_split]` (app/src/lib.rs: every page but the sign-in page,
-// and the "Stay signed in?" dialog) becomes a WASM chunk of its own, loaded the first
-// time it is needed. Trunk 0.21 cannot split (it runs wasm-bindgen on the whole
+// The functions under `#[wasm_split(signed_in)]` (the session crate's token manager;
+// app/src/lib.rs: every page but the sign-in page, and the "Stay signed in?" dialog)
+// become one WASM chunk, loaded when a session is restored or sign-in begins. Trunk 0.21
+// cannot split (it runs wasm-bindgen on the whole
 // module), so the page's WASM is built here, in the pipeline `cargo leptos --split` uses:
 //
 //   cargo build          the whole client, linked with --emit-relocs (.cargo/config.toml)
-//   wasm-split-cli       main module + one chunk per page (+ chunks pages share) + the
-//                        JS that fetches a chunk into the running module
+//   wasm-split-cli       main module + a chunk per split name (+ chunks splits share) +
+//                        the JS that fetches a chunk into the running module
 //   wasm-bindgen         the main module's JS glue (it imports the chunk loader)
 //   wasm-opt -Oz         every module (release)
 //
@@ -78,6 +79,18 @@ expectTool(esbuild, ['--version'], '0.28.2\n');
 // Its split format must match wasm_split_helpers (Cargo.lock, through leptos).
 expectTool('cargo', ['install', '--list'], 'wasm_split_cli_support v0.2.4:');
 
+// The files the loader fetches for `split` (a `#[wasm_split]` module name): its own chunk
+// and the chunks it shares with other splits (each headed by a comment naming them all).
+function splitFiles(loader, split) {
+  const files = [];
+  for (const [, splits, file] of loader.matchAll(/\/\* ([\w, ]+) \*\/\nconst __chunk_\d+ = makeLoad\(\(\) => \{\n\s*const src = fetch\(new URL\("\.\/([^"]+)"/g)) {
+    if (splits.split(', ').includes(split)) files.push(file);
+  }
+  const own = loader.match(new RegExp(`new URL\\("\\./(split_${split}-[^"]+)"`));
+  if (!own) throw new Error(`the chunk loader fetches no split_${split}: has the tool changed?`);
+  return [own[1], ...files];
+}
+
 // 1. The whole client, in the size-optimised profile (Cargo.toml) for a release build.
 const profile = release ? 'wasm-release' : 'dev';
 run('cargo', ['build', '--locked', '-p', 'app', '--bin', 'app', '--target', 'wasm32-unknown-unknown', '--profile', profile]);
@@ -135,8 +148,22 @@ try {
   emit(glueName, minify(glue));
   emit(loaderName, minify(loader));
 
-  // 6. The boot module, and the page that loads it (and fetches the WASM at once).
-  const boot = `import init from '${publicUrl}${glueName}';\nawait init({ module_or_path: '${publicUrl}${wasmName}' });\n`;
+  // 6. The boot module, and the page that loads it (and fetches the WASM at once). When
+  // the session hint cookie says there is a session to restore, the boot module also
+  // fetches the signed-in chunk beside the main WASM, so the restore does not wait for
+  // it: as `<link rel=preload>`s that the loader's own `fetch` then finds.
+  const restoreFiles = splitFiles(loader, 'signed_in').map((file) => `${publicUrl}${file}`);
+  const hint = readFileSync(new URL('../wire/src/lib.rs', import.meta.url), 'utf8').match(
+    /SESSION_HINT_COOKIE: &str = "([^"]+)"/,
+  )[1];
+  const boot = [
+    `import init from '${publicUrl}${glueName}';`,
+    `if (document.cookie.split('; ').some((c) => c.startsWith('${hint}=') && c.length > ${hint.length + 1}))`,
+    `  for (const href of ${JSON.stringify(restoreFiles)})`,
+    `    document.head.append(Object.assign(document.createElement('link'), { rel: 'preload', as: 'fetch', crossOrigin: '', href }));`,
+    `await init({ module_or_path: '${publicUrl}${wasmName}' });`,
+    '',
+  ].join('\n');
   const bootName = emit(`boot-${hash(boot)}.js`, boot);
   const indexPath = join(staging, 'index.html');
   // The `data-trunk-skip` link that only kept Trunk from building the client itself.

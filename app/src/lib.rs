@@ -31,10 +31,6 @@ use crate::pages::sessions::Sessions;
 /// The sign-in page; protected pages send signed-out users here.
 pub const LOGIN_PATH: &str = "/login";
 
-/// How long (ms) after the first sign-in the dialog's code is fetched.
-const MODAL_DELAY_MS: u32 = 1_000;
-/// How long (ms) after a failed fetch of the dialog's code it is fetched again.
-const MODAL_RETRY_MS: u32 = 10_000;
 /// How long (ms) after a failed fetch of a page's code it is fetched a second time,
 /// before the page says it cannot be loaded.
 const PAGE_RETRY_MS: u32 = 1_000;
@@ -50,30 +46,16 @@ pub fn App() -> impl IntoView {
     });
 
     let path = router::provide_router(|path| page(path).is_some());
-    // A reload of a signed-in page: its code is fetched while the session is restored,
-    // not after.
-    if leptos_token_session::may_restore() {
-        preload(untrack(|| path.get()));
-    }
-    // "Stay signed in?" is for a signed-in user only: its code, a chunk of its own, is
-    // fetched a second after the first sign-in (not to slow the page being shown), and
-    // again every 10 s while that fails (offline), so the warning is not lost. The
-    // dialog stays mounted from then on.
+    // "Stay signed in?" is for a signed-in user only, whose tab has the chunk it is in
+    // (the token manager's): mounted from the first sign-in on.
     let modal_wanted = RwSignal::new(false);
     Effect::new(move |_| {
-        if session.status() == Status::SignedIn && !modal_wanted.get_untracked() {
-            Timeout::new(MODAL_DELAY_MS, move || modal_wanted.set(true)).forget();
+        if session.status() == Status::SignedIn {
+            modal_wanted.set(true);
         }
     });
-    let modal_tries = RwSignal::new(0u32);
     let modal = move || {
-        modal_tries.track();
-        Suspend::new(async move {
-            session_modal().await.unwrap_or_else(|_| {
-                Timeout::new(MODAL_RETRY_MS, move || modal_tries.update(|n| *n += 1)).forget();
-                ().into_any()
-            })
-        })
+        Suspend::new(async move { session_modal().await.unwrap_or_else(|_| ().into_any()) })
     };
 
     view! {
@@ -119,9 +101,12 @@ pub fn App() -> impl IntoView {
 
 /// The page at `path`, `None` for a path that is none of the app's; every page but the
 /// login and consent pages is for a signed-in user only. The sign-in page is in the
-/// first download; every other page is a WASM chunk of its own, fetched the first time
-/// it is shown (scripts/build-wasm.mjs splits them off): behind the guard, so a
-/// signed-out visitor sent to the sign-in page never fetches the page they asked for.
+/// first download; every other page is in the one WASM chunk a signed-in user's tab
+/// has anyway: the token manager's (`signed_in`, scripts/build-wasm.mjs splits it off).
+/// One chunk, not one per page: each chunk and each chunk they share is a module of its
+/// own, and a reload instantiates a third as many in a third of the time
+/// (docs/BENCHMARKS.md, section 12). The pages are behind the guard, so a signed-out
+/// visitor sent to the sign-in page fetches nothing for the page they asked for.
 fn page(path: &str) -> Option<fn() -> AnyView> {
     Some(match path {
         LOGIN_PATH => || view! { <Login /> }.into_any(),
@@ -134,20 +119,6 @@ fn page(path: &str) -> Option<fn() -> AnyView> {
     })
 }
 
-/// Starts fetching the chunks of the page at `path` (a failure is only logged: the
-/// page's own fetch tries again and says so).
-fn preload(path: String) {
-    leptos::task::spawn_local(async move {
-        let _ = match path.as_str() {
-            "/" => preload_dashboard().await,
-            "/sessions" => preload_sessions().await,
-            "/password" => preload_password().await,
-            "/admin/audit" => preload_audit().await,
-            _ => Ok(()),
-        };
-    });
-}
-
 /// A page for a signed-in user only, behind the guard: a signed-out visitor is sent to
 /// the sign-in page without its chunk being fetched.
 fn protected(load: fn() -> PageFuture) -> AnyView {
@@ -157,10 +128,11 @@ fn protected(load: fn() -> PageFuture) -> AnyView {
 /// Fetching a page's chunk, then the page: one type for every page, so `split` is built once.
 type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>> + Send>>;
 
-/// A page from its chunk: nothing until it has arrived (a few ms on a warm cache), and a
-/// way to try again if it cannot be fetched (offline), rather than a broken app. Before
-/// saying so it fetches once more, a second later: a blip of the network, or an instance
-/// of a rolling upgrade that does not have this build yet, then goes unnoticed.
+/// A page from its chunk: nothing until it has arrived (at once for a signed-in user,
+/// whose tab has it), and a way to try again if it cannot be fetched (offline: the
+/// consent page of a signed-out visitor), rather than a broken app. Before saying so it
+/// fetches once more, a second later: a blip of the network, or an instance of a rolling
+/// upgrade that does not have this build yet, then goes unnoticed.
 fn split(load: fn() -> PageFuture) -> AnyView {
     let retried = RwSignal::new(false);
     (move || {
@@ -179,34 +151,35 @@ fn split(load: fn() -> PageFuture) -> AnyView {
     .into_any()
 }
 
-// A chunk for the dialog and one per page (`fallible`: a failed fetch is an `Err`, not a
-// panic that would stop the whole app).
-#[wasm_split(session_modal, wasm_split_path = ::leptos::wasm_split, fallible)]
+// The dialog and the pages, in the token manager's chunk (`signed_in`, named by the
+// session crate): `fallible`, so a failed fetch is an `Err`, not a panic that would stop
+// the whole app.
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn session_modal() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <SessionModal /> }.into_any())
 }
 
-#[wasm_split(page_authorize, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn authorize() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Authorize /> }.into_any())
 }
 
-#[wasm_split(page_dashboard, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_dashboard))]
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn dashboard() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Dashboard /> }.into_any())
 }
 
-#[wasm_split(page_sessions, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_sessions))]
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn sessions() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Sessions /> }.into_any())
 }
 
-#[wasm_split(page_password, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_password))]
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn password() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Password /> }.into_any())
 }
 
-#[wasm_split(page_audit, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_audit))]
+#[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn audit() -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <Audit /> }.into_any())
 }

@@ -1,6 +1,6 @@
 import { expect, test, type Page, type Response } from '@playwright/test';
 
-import { signIn } from './helpers';
+import { PASSWORDS, signIn } from './helpers';
 import { ports, url } from './servers';
 
 // Issue 10, delivery: precompressed assets by Accept-Encoding, immutable caching for
@@ -40,73 +40,111 @@ test('the app is sent brotli-compressed and cached for a year; the page is reval
   expect(plain.headers()['content-type']).toBe('application/wasm');
 });
 
-test("the sign-in page fetches no page's chunk; a page's chunk comes when it is first shown", async ({ page }) => {
+test("the sign-in page is the whole first visit; the signed-in chunk comes when sign-in begins, with every page", async ({
+  page,
+}) => {
   const wasm: string[] = [];
   page.on('request', (r) => {
     const path = new URL(r.url()).pathname;
     if (path.endsWith('.wasm')) wasm.push(path);
   });
   const chunks = () => wasm.filter((p) => /\/(split|chunk)_[^/]*\.wasm$/.test(p));
-  const of = (name: string) => wasm.some((p) => p.includes(`/split_page_${name}-`));
 
   // Signed out, asking for the dashboard: sent to the sign-in page, which is all of the
   // first visit (scripts/first-visit.sh counts the same files).
   await page.goto('/');
   await expect(page).toHaveURL(/\/login/);
   await expect(page.locator('#username')).toBeVisible();
+  await page.waitForLoadState('networkidle');
   expect(chunks()).toEqual([]);
   expect(wasm).toHaveLength(1);
 
+  // The visitor's first key or click fetches the token manager's chunk, for the sign-in.
+  await page.locator('#username').click();
+  await expect.poll(() => chunks()).toEqual([expect.stringMatching(/\/split_signed_in-[^/]*\.wasm$/)]);
+
+  // The pages and the dialog are in it: nothing more to fetch once signed in.
   await signIn(page);
-  expect(of('dashboard')).toBe(true);
-  expect(of('sessions')).toBe(false);
   await page.getByRole('link', { name: 'Sessions', exact: true }).click();
   await expect(page.getByTestId('session-row').first()).toBeVisible();
-  expect(of('sessions')).toBe(true);
+  await page.getByRole('link', { name: 'Password' }).click();
+  await expect(page.locator('#current-password')).toBeVisible();
+  expect(new Set(chunks()).size).toBe(1);
   // Ended before the page closes (the sessions tests count this user's sessions).
   await page.getByTestId('logout').click();
   await expect(page).toHaveURL(/\/login/);
 });
 
-test('a page whose code cannot be fetched says so, and Try again brings it', async ({ page }) => {
-  await signIn(page);
-  // As when offline, or when a deploy has replaced the build this tab runs.
-  await page.route(/\/split_page_password-[^/]*\.wasm$/, (route) => route.abort());
-  await page.getByRole('link', { name: 'Password' }).click();
-  await expect(page.getByTestId('page-unavailable')).toContainText('This page could not be loaded');
-  // The rest of the app still works: no panic took the module down.
-  await expect(page.getByRole('banner')).toContainText('Signed in as alice');
-  await page.getByRole('link', { name: 'Sessions', exact: true }).click();
-  await expect(page.getByTestId('session-row').first()).toBeVisible();
-  await page.getByRole('link', { name: 'Password' }).click();
-  await expect(page.getByTestId('page-unavailable')).toBeVisible();
+const signedInChunk = /\/split_signed_in-[^/]*\.wasm$/;
 
-  await page.unroute(/\/split_page_password-[^/]*\.wasm$/);
-  await page.getByRole('button', { name: 'Try again' }).click();
-  await expect(page.locator('#current-password')).toBeVisible();
+test('a sign-in before the signed-in chunk was fetched fetches it and signs in', async ({ page }) => {
+  let fetched = 0;
+  page.on('request', (r) => {
+    if (signedInChunk.test(new URL(r.url()).pathname)) fetched++;
+  });
+  await page.goto('/login');
+  await expect(page.locator('#username')).toBeVisible();
+  // Filled in without a key or a click: nothing fetched the chunk before the sign-in.
+  await page.locator('#username').fill('alice');
+  await page.locator('#password').fill(PASSWORDS.alice);
+  expect(fetched).toBe(0);
+  await page.locator('#password').press('Enter');
+  await expect(page.getByTestId('username')).toHaveText('alice');
+  expect(fetched).toBe(1);
   await page.getByTestId('logout').click();
   await expect(page).toHaveURL(/\/login/);
 });
 
-test('a page whose code fails to arrive once is fetched again, unnoticed', async ({ page }) => {
+test('a reload whose signed-in chunk fails to arrive says Reconnecting, fetches it again and restores the session', async ({
+  page,
+}) => {
   await signIn(page);
-  // A blip of the network, or an instance of a rolling upgrade without this build yet.
-  let refused = 0;
-  await page.route(/\/split_page_password-[^/]*\.wasm$/, (route) =>
-    refused++ === 0 ? route.abort() : route.continue(),
-  );
-  // Unnoticed: the message is never on screen, not even for a moment.
-  await page.evaluate(() => {
-    new MutationObserver(() => {
-      if (document.querySelector('[data-testid="page-unavailable"]')) (window as any).__unavailable = true;
-    }).observe(document.body, { childList: true, subtree: true });
-  });
-  await page.getByRole('link', { name: 'Password' }).click();
-  await expect(page.locator('#current-password')).toBeVisible();
-  expect(refused).toBe(2);
-  expect(await page.evaluate(() => (window as any).__unavailable ?? false)).toBe(false);
+  // Routed requests skip the cache: as on a reload after a deploy, on a failing network.
+  await page.route(signedInChunk, (route) => route.abort());
+  await page.reload();
+  await expect(page.getByTestId('restoring')).toContainText('Reconnecting');
+  await page.unroute(signedInChunk);
+  await expect(page.getByTestId('username')).toHaveText('alice');
   await page.getByTestId('logout').click();
   await expect(page).toHaveURL(/\/login/);
+});
+
+// The consent page is the one page a signed-out visitor fetches code for; it sends them
+// to sign in first, and back.
+const consentSignIn = /\/login\?next=%2Foauth%2Fauthorize$/;
+
+test('a page whose code cannot be fetched says so, and Try again brings it', async ({ page }) => {
+  // As when offline, or when a deploy has replaced the build this tab runs.
+  await page.route(signedInChunk, (route) => route.abort());
+  await page.goto('/oauth/authorize');
+  await expect(page.getByTestId('page-unavailable')).toContainText('This page could not be loaded');
+  // The rest of the app still works: no panic took the module down.
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.locator('#username')).toBeVisible();
+  await page.goto('/oauth/authorize');
+  await expect(page.getByTestId('page-unavailable')).toBeVisible();
+
+  await page.unroute(signedInChunk);
+  await page.getByRole('button', { name: 'Try again' }).click();
+  // The consent page's code ran: it sends a signed-out visitor to sign in first.
+  await expect(page).toHaveURL(consentSignIn);
+});
+
+test('a page whose code fails to arrive once is fetched again, unnoticed', async ({ page }) => {
+  // A blip of the network, or an instance of a rolling upgrade without this build yet.
+  let refused = 0;
+  await page.route(signedInChunk, (route) => (refused++ === 0 ? route.abort() : route.continue()));
+  // Unnoticed: the message is never on screen, not even for a moment.
+  await page.addInitScript(() => {
+    new MutationObserver(() => {
+      if (document.querySelector('[data-testid="page-unavailable"]')) (window as any).__unavailable = true;
+    }).observe(document, { childList: true, subtree: true });
+  });
+  await page.goto('/oauth/authorize');
+  await expect(page).toHaveURL(consentSignIn);
+  expect(refused).toBe(2);
+  expect(await page.evaluate(() => (window as any).__unavailable ?? false)).toBe(false);
 });
 
 /// Reloads `page` `times` times and reports the median moment `selector` came on screen

@@ -55,25 +55,6 @@ test.describe('idle server', () => {
     }
   });
 
-  test("1b. the dialog's code, not fetched at sign-in (offline), is fetched again: the warning still comes", async ({
-    page,
-  }) => {
-    const dialogChunk = /\/split_session_modal-[^/]*\.wasm$/;
-    let refused = 0;
-    await page.route(dialogChunk, (route) => {
-      refused++;
-      return route.abort('internetdisconnected');
-    });
-    await signIn(page);
-    await expect.poll(() => refused).toBeGreaterThan(0);
-    await page.unroute(dialogChunk);
-    // Nobody touches anything: the warning is due 16 s after the sign-in.
-    const dialog = page.getByRole('dialog', { name: 'Stay signed in?' });
-    await expect(dialog).toBeVisible({ timeout: 30_000 });
-    await dialog.getByRole('button', { name: 'Log out' }).click();
-    await expect(page).toHaveURL(/\/login/);
-  });
-
   test('2. at 0:00 the session ends at once', async ({ page }) => {
     const me: { at: number; status: number }[] = [];
     page.on('response', (response) => {

@@ -92,10 +92,15 @@ test('logging out in one tab signs out the other, without a reload', async ({ co
 test('signing in in one tab signs in the other, which leaves the login page', async ({ context }) => {
   const a = await context.newPage();
   const b = await context.newPage();
+  const managerFetched: string[] = [];
+  b.on('request', (r) => /\/split_signed_in-/.test(r.url()) && managerFetched.push(r.url()));
   await b.goto('/');
   await expect(b).toHaveURL(/\/login/);
   await expect(b.locator('#username')).toBeVisible();
   const bLoads = countLoads(b);
+  // B, untouched, has not fetched its token manager: A's sign-in message brings it.
+  await b.waitForLoadState('networkidle');
+  expect(managerFetched).toEqual([]);
 
   await signIn(a);
   await expect(b.getByTestId('username')).toHaveText('alice', { timeout: 3_000 });

@@ -21,6 +21,12 @@
 //!
 //! HTTP goes through `gloo-net`, timers through `gloo-timers`.
 //!
+//! With the `split` feature (for apps built by wasm-split, as this repository's is) the
+//! token manager is in a WASM chunk, `signed_in`, which the app may add its signed-in
+//! pages to: a signed-out visitor's first download holds only the signals, the guard and
+//! the hint-cookie check, and the chunk is fetched when there is a session to restore,
+//! when the visitor starts to sign in, or when another tab signs in (`src/engine.rs`).
+//!
 //! # The API
 //!
 //! - [`provide_session`] once, at the root of the app;
@@ -118,6 +124,7 @@
 //! ```
 
 mod clock;
+mod engine;
 mod gate;
 mod http;
 mod manager;
@@ -128,6 +135,7 @@ mod storage;
 mod tabs;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -139,7 +147,8 @@ pub use crate::navigation::{go, safe_next};
 pub use crate::schedule::SessionWarning;
 pub use crate::state::{RefreshBy, RefreshRecord, SessionEvent, Status, TokenTimes};
 
-use crate::manager::Manager;
+use crate::engine::{Engine, Loader};
+use crate::http::Method;
 use crate::state::Signals;
 
 /// How the session client is set up; [`Default`] suits an app served with its API.
@@ -168,7 +177,7 @@ impl Default for SessionConfig {
 #[derive(Clone, Copy)]
 pub struct Session {
     sig: Signals,
-    manager: StoredValue<Manager, LocalStorage>,
+    loader: StoredValue<Loader, LocalStorage>,
     login_path: &'static str,
 }
 
@@ -180,21 +189,50 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// How long (ms) after a failed fetch of the token manager's code the start-up restore
+/// fetches it again (meanwhile the user is told "Reconnecting…").
+const LOAD_RETRY_MS: u64 = 2_000;
+
 /// Starts the session client for this app and provides it to everything below; call
 /// once, at the root. Starts the restore at once (no request without the server's
 /// session hint cookie).
 pub fn provide_session(config: SessionConfig) -> Session {
     let sig = Signals::new();
-    let manager = Manager::new(sig, config.api_base, config.ignore_activity_in);
+    // A session to restore, or a logout to send: the token manager now. Otherwise this
+    // visitor is signed out, at once (no session hint: no tab of this browser has one),
+    // and the manager comes when it is needed (see `engine`).
+    let restore = storage::pending_logout() || storage::has_session_hint();
+    if !restore {
+        sig.status.set(Status::SignedOut);
+    }
+    let loader = Loader::new(sig, config.api_base, restore);
     let session = Session {
         sig,
-        manager: StoredValue::new_local(manager.clone()),
+        loader: StoredValue::new_local(loader.clone()),
         login_path: config.login_path,
     };
     provide_context(session);
-    listen(&manager);
-    manager.start();
+    listen(&loader, sig, config.ignore_activity_in);
+    if restore {
+        spawn_local(load_for_restore(loader, sig));
+    }
     session
+}
+
+/// Fetches the token manager for the start-up restore, which it then runs. If the code
+/// cannot be fetched (offline, with nothing cached), the user is told "Reconnecting…",
+/// as when the server cannot be reached, and it is fetched again until it comes.
+async fn load_for_restore(loader: Loader, sig: Signals) {
+    while loader.get().await.is_err() {
+        let Some(status) = sig.status.try_get_untracked() else {
+            return; // the app is gone
+        };
+        if status == Status::Restoring {
+            sig.status.set(Status::Reconnecting);
+            sig.emit(SessionEvent::Reconnecting);
+        }
+        gloo_timers::future::sleep(std::time::Duration::from_millis(LOAD_RETRY_MS)).await;
+    }
 }
 
 /// Whether this browser may hold a session to restore: the server's hint cookie, which
@@ -211,8 +249,9 @@ pub fn use_session() -> Session {
 }
 
 impl Session {
-    fn manager(&self) -> Manager {
-        self.manager.get_value()
+    /// The token manager, fetched first if it is not there yet.
+    async fn engine(&self) -> Result<std::rc::Rc<dyn Engine>, ApiError> {
+        self.loader.get_value().get().await
     }
 
     /// Where the tab stands (reactive).
@@ -300,28 +339,32 @@ impl Session {
 
     /// Signs in with a password; on success the status becomes `SignedIn` in every tab.
     pub async fn login(&self, request: &LoginRequest) -> Result<(), ApiError> {
-        self.manager().login(request).await
+        self.engine().await?.login(request).await
     }
 
     /// Signs out here and in every tab; the server is told now or, if it cannot be
     /// reached, before anything else later.
     pub async fn logout(&self) {
-        self.manager().logout().await;
+        // Signed in means the manager is there: a failed fetch leaves nothing to end.
+        if let Ok(engine) = self.engine().await {
+            engine.logout().await;
+        }
     }
 
     /// Ends every session of the user, on every device.
     pub async fn logout_everywhere(&self) -> Result<(), ApiError> {
-        self.manager().logout_everywhere().await
+        self.engine().await?.logout_everywhere().await
     }
 
     /// Extends the idle end now ("Stay signed in").
     pub async fn stay_signed_in(&self) -> Result<(), ApiError> {
-        self.manager().stay_signed_in().await
+        self.engine().await?.stay_signed_in().await
     }
 
     /// `GET` a JSON resource as the signed-in user.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        self.manager().get(path).await
+        let engine = self.engine().await?;
+        http::decode(engine.authorized(Method::Get, path, None).await?.as_deref())
     }
 
     /// `POST` `body` as JSON as the signed-in user; `T = ()` for `204 No Content`.
@@ -330,43 +373,57 @@ impl Session {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        self.manager().post_json(path, body).await
+        let json = serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))?;
+        let engine = self.engine().await?;
+        let answer = engine.authorized(Method::Post, path, Some(&json)).await?;
+        http::decode(answer.as_deref())
     }
 
     /// `DELETE` a resource as the signed-in user (`204 No Content`).
     pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
-        self.manager().delete(path).await
+        let engine = self.engine().await?;
+        engine.authorized(Method::Delete, path, None).await?;
+        Ok(())
     }
 }
 
-/// The window events the session needs, removed with the root.
-fn listen(manager: &Manager) {
+/// The window events the session needs, removed with the root. Until the token manager
+/// runs there is nothing to check; a visitor's first activity fetches it for the sign-in.
+fn listen(loader: &Loader, sig: Signals, ignore_activity_in: Option<&'static str>) {
     // Timers are throttled in hidden tabs and stop during sleep: look again on return.
     let checks = ["visibilitychange", "focus", "pageshow"].map(|event| {
-        let manager = manager.clone();
+        let loader = loader.clone();
         window_event_listener_untyped(event, move |_| {
-            if document().visibility_state() == VisibilityState::Visible {
-                manager.check();
+            if document().visibility_state() == VisibilityState::Visible
+                && let Some(engine) = loader.loaded()
+            {
+                engine.check();
             }
         })
     });
     let online = {
-        let manager = manager.clone();
-        window_event_listener_untyped("online", move |_| manager.on_online())
+        let loader = loader.clone();
+        window_event_listener_untyped("online", move |_| match loader.loaded() {
+            Some(engine) => engine.on_online(),
+            // The restore waits for the manager's code: fetch it now.
+            None if sig.status.get_untracked() == Status::Reconnecting => loader.prefetch(),
+            None => {}
+        })
     };
     // Activity: what a person does. Timers and network answers are not activity.
-    let ignore = manager.ignore_activity_in();
     let activity = ["pointerdown", "keydown", "wheel", "focus"].map(|event| {
-        let manager = manager.clone();
+        let loader = loader.clone();
         window_event_listener_untyped(event, move |ev| {
-            let ignored = ignore.is_some_and(|selector| {
+            let ignored = ignore_activity_in.is_some_and(|selector| {
                 ev.target()
                     .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
                     .and_then(|el| el.closest(selector).ok().flatten())
                     .is_some()
             });
-            if !ignored {
-                manager.note_activity();
+            match loader.loaded() {
+                Some(engine) if !ignored => engine.note_activity(),
+                Some(_) => {}
+                None => loader.prefetch(),
             }
         })
     });

@@ -20,7 +20,7 @@
 //! - **Tabs.** The tab that refreshed hands the token to the others over a
 //!   `BroadcastChannel`; login, logout, session ends and activity reach every tab.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,11 +28,10 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use wire::{EndReason, ErrorCode, LoginRequest, SessionInfo, TokenResponse, User};
 
 use crate::clock::{self, ServerClock};
+use crate::engine::{Engine, Setup};
 use crate::gate;
 use crate::http::{self, ApiError, Method, Received, Routes, now_monotonic_ms};
 use crate::schedule::{self, Cap, SessionWarning};
@@ -83,9 +82,6 @@ impl Held {
 struct Inner {
     sig: Signals,
     routes: Routes,
-    /// Events inside elements matching this selector are not activity (a dialog that
-    /// asks whether the user is still there must not answer itself).
-    ignore_activity_in: Option<&'static str>,
     tab_id: String,
     token: RefCell<Option<Held>>,
     /// The proactive refresh, or the retry after a failure.
@@ -97,7 +93,8 @@ struct Inner {
     epoch: Cell<u64>,
     /// Bumped whenever a token is installed (fetched here or adopted).
     generation: Cell<u64>,
-    tabs: OnceCell<tabs::Channel>,
+    /// The other tabs (none where `BroadcastChannel` is missing).
+    tabs: Option<tabs::Sender>,
     clock: Cell<ServerClock>,
     grace_secs: Cell<u64>,
     /// The user did something (in any tab) since the last refresh that reported activity.
@@ -128,14 +125,18 @@ pub(crate) struct Manager {
 }
 
 impl Manager {
-    pub fn new(sig: Signals, api_base: &str, ignore_activity_in: Option<&'static str>) -> Self {
+    pub fn new(setup: Setup) -> Self {
+        let Setup {
+            sig,
+            api_base,
+            sender,
+        } = setup;
         let tab_id = format!("{:04x}", (js_sys::Math::random() * 65_536.0) as u32);
         let clock = ServerClock::anchor(None, js_sys::Date::now(), now_monotonic_ms());
         Self {
             inner: Rc::new(Inner {
                 sig,
                 routes: Routes::new(api_base),
-                ignore_activity_in,
                 tab_id,
                 token: RefCell::new(None),
                 timer: RefCell::new(None),
@@ -143,7 +144,7 @@ impl Manager {
                 in_flight: RefCell::new(None),
                 epoch: Cell::new(0),
                 generation: Cell::new(0),
-                tabs: OnceCell::new(),
+                tabs: sender,
                 clock: Cell::new(clock),
                 grace_secs: Cell::new(schedule::DEFAULT_GRACE_SECS),
                 // A page load is the user at work.
@@ -168,10 +169,6 @@ impl Manager {
         self.inner.sig
     }
 
-    pub fn ignore_activity_in(&self) -> Option<&'static str> {
-        self.inner.ignore_activity_in
-    }
-
     fn lock_wait(&self) -> Duration {
         Duration::from_millis(schedule::lock_wait_ms(self.inner.grace_secs.get()) as u64)
     }
@@ -180,17 +177,9 @@ impl Manager {
         Duration::from_millis(schedule::request_timeout_ms(self.inner.grace_secs.get()) as u64)
     }
 
-    /// Joins the other tabs, starts the clock tick and the start-up restore. Call once.
-    pub fn start(&self) {
-        let weak = Rc::downgrade(&self.inner);
-        let channel = tabs::Channel::open(move |message| {
-            if let Some(inner) = weak.upgrade() {
-                Manager { inner }.receive(message);
-            }
-        });
-        if let Some(channel) = channel {
-            let _ = self.inner.tabs.set(channel);
-        }
+    /// Starts the clock tick, joins the other tabs (the presence lock) and, with
+    /// `restore`, runs the start-up restore. Call once.
+    fn start_up(&self, restore: bool) {
         let weak = Rc::downgrade(&self.inner);
         let ticker = Interval::new(TICK.as_millis() as u32, move || {
             if let Some(inner) = weak.upgrade() {
@@ -198,17 +187,14 @@ impl Manager {
             }
         });
         *self.inner.ticker.borrow_mut() = Some(ticker);
-        // No session in this browser (no hint cookie) and no logout to send: signed out
-        // now, so the sign-in page does not wait for the Web Locks calls below.
-        if !storage::pending_logout() && !storage::has_session_hint() {
-            self.end_quietly(None);
-        }
         let this = self.clone();
         spawn_local(async move {
             // Asked before this tab joins: is anyone else there to hand us a token?
-            let others = tabs::another_tab_exists().await;
+            let others = restore && tabs::another_tab_exists().await;
             *this.inner.presence.borrow_mut() = tabs::hold_presence().await;
-            this.restore(others).await;
+            if restore {
+                this.restore(others).await;
+            }
         });
     }
 
@@ -217,9 +203,10 @@ impl Manager {
     /// Turns the refresh cookie (if any) back into a session, unless a logout is pending.
     async fn restore(&self, others: bool) {
         let sig = self.sig();
-        // Settled already: signed out at the start, or signed in by now (another tab's
-        // token, a sign-in here) while the tab coordination was answering.
-        if sig.status.get_untracked() != Status::Restoring {
+        // Settled already: signed in by now (another tab's token, a sign-in here) while
+        // the tab coordination was answering. (Reconnecting: the manager's own code
+        // could not be fetched at first.)
+        if !restoring(sig.status.get_untracked()) {
             return;
         }
         if storage::pending_logout() {
@@ -233,20 +220,17 @@ impl Manager {
             self.end_quietly(None);
             return;
         }
-        if others && self.inner.tabs.get().is_some() && self.ask_other_tabs().await {
+        if others && self.inner.tabs.is_some() && self.ask_other_tabs().await {
             return;
         }
-        if sig.status.get_untracked() == Status::Restoring {
+        if restoring(sig.status.get_untracked()) {
             self.restore_by_refresh().await;
         }
     }
 
     async fn restore_by_refresh(&self) {
         let sig = self.sig();
-        if !matches!(
-            sig.status.get_untracked(),
-            Status::Restoring | Status::Reconnecting
-        ) {
+        if !restoring(sig.status.get_untracked()) {
             return;
         }
         match self.refresh(true).await {
@@ -283,7 +267,7 @@ impl Manager {
         let (epoch, generation) = (self.inner.epoch.get(), self.inner.generation.get());
         self.wait_for_token(epoch, generation, tabs::HELLO_WAIT)
             .await;
-        self.sig().status.get_untracked() != Status::Restoring
+        !restoring(self.sig().status.get_untracked())
     }
 
     async fn send_pending_logout(&self) {
@@ -359,35 +343,13 @@ impl Manager {
         self.refresh(true).await
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        http::decode(self.authorized(Method::Get, path, None).await?.as_deref())
-    }
-
-    pub async fn post_json<B, T>(&self, path: &str, body: &B) -> Result<T, ApiError>
-    where
-        B: Serialize + ?Sized,
-        T: DeserializeOwned,
-    {
-        let json = serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))?;
-        http::decode(
-            self.authorized(Method::Post, path, Some(&json))
-                .await?
-                .as_deref(),
-        )
-    }
-
-    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
-        self.authorized(Method::Delete, path, None).await?;
-        Ok(())
-    }
-
     /// Every request as the signed-in user goes through here.
     ///
     /// Refreshes first when the token is inside its margin (and a refresh can help); on
     /// `401 token_expired` refreshes once and retries exactly once. Other 401s end the
     /// session, except `invalid_credentials`: a re-entered password that was wrong.
     /// Not generic (the callers decode the text): one copy of this state machine.
-    async fn authorized(
+    pub async fn authorized(
         &self,
         method: Method,
         path: &str,
@@ -588,11 +550,7 @@ impl Manager {
                     gate::save(&gate);
                     self.note_unreachable();
                 } else if err.is_unauthorized() {
-                    let restoring = matches!(
-                        sig.status.get_untracked(),
-                        Status::Restoring | Status::Reconnecting
-                    );
-                    let notice = session_end_notice(&err, restoring);
+                    let notice = session_end_notice(&err, restoring(sig.status.get_untracked()));
                     // No notice: a visitor without a session, nothing for other tabs.
                     if notice.is_some() {
                         self.end_everywhere(&err, notice);
@@ -853,10 +811,17 @@ impl Manager {
 
     // ----- tabs -------------------------------------------------------------------
 
-    fn receive(&self, message: Message) {
+    /// A message from another tab, which waited `held_ms` for this manager to load.
+    fn receive(&self, text: &str, held_ms: f64) {
+        let Some(message) = Message::decode(text) else {
+            return;
+        };
         let sig = self.sig();
         match message {
-            Message::Token(shared) => self.adopt(shared),
+            Message::Token(mut shared) => {
+                shared.age_ms += held_ms;
+                self.adopt(shared);
+            }
             Message::Hello => {
                 if let Some(shared) = self.shared_token(TokenSource::Reply, false) {
                     self.post(&Message::Token(shared));
@@ -981,8 +946,8 @@ impl Manager {
     }
 
     fn post(&self, message: &Message) {
-        if let Some(channel) = self.inner.tabs.get() {
-            channel.post(message);
+        if let Some(tabs) = &self.inner.tabs {
+            tabs.post(message);
         }
     }
 
@@ -1182,6 +1147,58 @@ impl Manager {
         sig.notice.set(notice);
         sig.status.set(Status::SignedOut);
     }
+}
+
+impl Engine for Manager {
+    fn start(&self, restore: bool) {
+        self.start_up(restore);
+    }
+
+    fn receive(&self, text: &str, held_ms: f64) {
+        Manager::receive(self, text, held_ms);
+    }
+
+    fn login<'a>(&'a self, request: &'a LoginRequest) -> LocalBoxFuture<'a, Result<(), ApiError>> {
+        Manager::login(self, request).boxed_local()
+    }
+
+    fn logout(&self) -> LocalBoxFuture<'_, ()> {
+        Manager::logout(self).boxed_local()
+    }
+
+    fn logout_everywhere(&self) -> LocalBoxFuture<'_, Result<(), ApiError>> {
+        Manager::logout_everywhere(self).boxed_local()
+    }
+
+    fn stay_signed_in(&self) -> LocalBoxFuture<'_, Result<(), ApiError>> {
+        Manager::stay_signed_in(self).boxed_local()
+    }
+
+    fn authorized<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        json_body: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Option<String>, ApiError>> {
+        Manager::authorized(self, method, path, json_body).boxed_local()
+    }
+
+    fn check(&self) {
+        Manager::check(self);
+    }
+
+    fn on_online(&self) {
+        Manager::on_online(self);
+    }
+
+    fn note_activity(&self) {
+        Manager::note_activity(self);
+    }
+}
+
+/// Whether the start-up restore is still deciding.
+fn restoring(status: Status) -> bool {
+    matches!(status, Status::Restoring | Status::Reconnecting)
 }
 
 /// `navigator.onLine`: `false` means surely offline (a `true` may still fail).

@@ -150,7 +150,15 @@ pub fn should_adopt(source: TokenSource, theirs_left_ms: f64, ours_left_ms: Opti
     }
 }
 
-/// This tab's end of the channel; the handler lives as long as it does.
+/// Whether a message's text is a token ([`Message::Token`]): the only message that
+/// concerns a tab whose token manager is not loaded yet (it is signed out, and another
+/// tab signed in). The encoding is externally tagged, so the tag opens the text.
+pub fn is_token(text: &str) -> bool {
+    text.starts_with("{\"token\":")
+}
+
+/// This tab's end of the channel; the handler lives as long as it does. It hands on the
+/// text of each message: decoding is the token manager's, which may not be loaded yet.
 pub struct Channel {
     channel: BroadcastChannel,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -158,11 +166,11 @@ pub struct Channel {
 
 impl Channel {
     /// Joins [`CHANNEL_NAME`]; `None` where `BroadcastChannel` is unavailable.
-    pub fn open(mut on_message: impl FnMut(Message) + 'static) -> Option<Self> {
+    pub fn open(mut on_message: impl FnMut(String) + 'static) -> Option<Self> {
         let channel = BroadcastChannel::new(CHANNEL_NAME).ok()?;
         let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(message) = event.data().as_string().and_then(|t| Message::decode(&t)) {
-                on_message(message);
+            if let Some(text) = event.data().as_string() {
+                on_message(text);
             }
         });
         channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
@@ -172,14 +180,9 @@ impl Channel {
         })
     }
 
-    /// Posts to every other tab (a channel does not deliver to itself).
-    pub fn post(&self, message: &Message) {
-        if let Err(err) = self
-            .channel
-            .post_message(&JsValue::from_str(&message.encode()))
-        {
-            leptos::logging::warn!("posting to the other tabs failed: {err:?}");
-        }
+    /// What the token manager posts through.
+    pub fn sender(&self) -> Sender {
+        Sender(self.channel.clone())
     }
 }
 
@@ -187,6 +190,18 @@ impl Drop for Channel {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
         self.channel.close();
+    }
+}
+
+/// Posts to every other tab (a channel does not deliver to itself).
+#[derive(Clone)]
+pub struct Sender(BroadcastChannel);
+
+impl Sender {
+    pub fn post(&self, message: &Message) {
+        if let Err(err) = self.0.post_message(&JsValue::from_str(&message.encode())) {
+            leptos::logging::warn!("posting to the other tabs failed: {err:?}");
+        }
     }
 }
 
@@ -435,6 +450,24 @@ mod tests {
             Message::decode(r#""logged_out""#),
             Some(Message::LoggedOut)
         ));
+    }
+
+    #[test]
+    fn only_token_messages_are_told_apart_without_decoding() {
+        assert!(is_token(
+            &Message::Token(token(TokenSource::Login)).encode()
+        ));
+        for other in [
+            Message::Hello,
+            Message::LoggedOut,
+            Message::Activity { at_ms: 1.0 },
+            Message::SessionEnded {
+                reason: None,
+                notice: None,
+            },
+        ] {
+            assert!(!is_token(&other.encode()));
+        }
     }
 
     #[test]
