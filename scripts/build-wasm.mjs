@@ -3,7 +3,8 @@
 //
 // The functions under `#[wasm_split(signed_in)]` (the session crate's token manager;
 // app/src/lib.rs: every page but the sign-in page, and the "Stay signed in?" dialog)
-// become one WASM chunk, loaded when a session is restored or sign-in begins. Trunk 0.21
+// become one WASM chunk, loaded when a session is restored, sign-in begins (here or in
+// another tab) or a signed-out visitor opens the consent page. Trunk 0.21
 // cannot split (it runs wasm-bindgen on the whole
 // module), so the page's WASM is built here, in the pipeline `cargo leptos --split` uses:
 //

@@ -95,6 +95,22 @@ test('a sign-in before the signed-in chunk was fetched fetches it and signs in',
   await expect(page).toHaveURL(/\/login/);
 });
 
+test("a sign-in whose code cannot be fetched says so, and not that the server is unreachable", async ({ page }) => {
+  // As in a tab opened before a deploy that removed its chunk, or offline.
+  await page.route(signedInChunk, (route) => route.abort());
+  await page.goto('/login');
+  await page.locator('#username').fill('alice');
+  await page.locator('#password').fill(PASSWORDS.alice);
+  await page.locator('#password').press('Enter');
+  await expect(page.getByTestId('login-error')).toContainText('reload the page');
+  await page.unroute(signedInChunk);
+  await page.locator('#password').fill(PASSWORDS.alice);
+  await page.locator('#password').press('Enter');
+  await expect(page.getByTestId('username')).toHaveText('alice');
+  await page.getByTestId('logout').click();
+  await expect(page).toHaveURL(/\/login/);
+});
+
 test('a reload whose signed-in chunk fails to arrive says Reconnecting, fetches it again and restores the session', async ({
   page,
 }) => {
@@ -105,6 +121,7 @@ test('a reload whose signed-in chunk fails to arrive says Reconnecting, fetches 
   await expect(page.getByTestId('restoring')).toContainText('Reconnecting');
   await page.unroute(signedInChunk);
   await expect(page.getByTestId('username')).toHaveText('alice');
+  await expect(page.getByText('Back online.')).toBeVisible();
   await page.getByTestId('logout').click();
   await expect(page).toHaveURL(/\/login/);
 });

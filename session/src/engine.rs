@@ -9,7 +9,8 @@
 //! - at start, when there may be a session to restore (the hint cookie) or a logout to
 //!   send;
 //! - when another tab signs in (its token message, kept until the manager runs);
-//! - at the visitor's first pointer or key activity, so it is there for the sign-in;
+//! - at a signed-out visitor's first click or key (not a scroll, not a return to the
+//!   tab), so it is there for the sign-in;
 //! - by any call that needs it (a sign-in, say) if it is not there yet.
 //!
 //! An app puts what only a signed-in user needs into the same chunk by naming the same
@@ -22,13 +23,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use futures::future::LocalBoxFuture;
+use leptos::prelude::{GetUntracked, Set};
 use leptos::task::spawn_local;
 use leptos::wasm_split::SplitLoaderError;
 use wire::LoginRequest;
 
 use crate::http::{ApiError, Method, now_monotonic_ms};
 use crate::manager::Manager;
-use crate::state::Signals;
+use crate::state::{SessionEvent, Signals, Status};
 use crate::tabs;
 
 /// What the session handle asks of the token manager: `dyn`, so that nothing of the
@@ -144,11 +146,16 @@ impl Loader {
             if inner.loads.get() == 0 {
                 inner.waiting.borrow_mut().take();
             }
-            return Err(ApiError::Network(
-                "the session's code could not be loaded".into(),
-            ));
+            return Err(ApiError::Unloaded);
         };
         *inner.engine.borrow_mut() = Some(engine.clone());
+        // The restore said "Reconnecting…" while the code could not be fetched: it came
+        // from the server, so the restore starts afresh, as it would have.
+        let sig = inner.setup.sig;
+        if sig.status.get_untracked() == Status::Reconnecting {
+            sig.status.set(Status::Restoring);
+            sig.emit(SessionEvent::BackOnline);
+        }
         engine.start(inner.restore);
         let waiting = inner.waiting.borrow_mut().take().unwrap_or_default();
         for (text, came_ms) in waiting {

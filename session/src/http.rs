@@ -40,6 +40,9 @@ pub enum ApiError {
     Deferred { until_ms: f64 },
     /// The call needs a session and there is none (no request made).
     SignedOut,
+    /// The session's own code could not be fetched (offline, or a tab older than a
+    /// deploy that removed it): no request made.
+    Unloaded,
 }
 
 impl ApiError {
@@ -70,7 +73,7 @@ impl ApiError {
         match self {
             Self::Network(_) | Self::Timeout | Self::Deferred { .. } => true,
             Self::Http { status, .. } => *status == 429 || *status >= 500,
-            Self::SignedOut => false,
+            Self::SignedOut | Self::Unloaded => false,
         }
     }
 
@@ -91,6 +94,9 @@ impl fmt::Display for ApiError {
                 f.write_str("Could not reach the server. Reconnecting…")
             }
             Self::SignedOut => f.write_str("You are signed out."),
+            Self::Unloaded => f.write_str(
+                "This page could not load what it needs. Check your connection, or reload the page.",
+            ),
         }
     }
 }

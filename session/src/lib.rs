@@ -345,9 +345,15 @@ impl Session {
     /// Signs out here and in every tab; the server is told now or, if it cannot be
     /// reached, before anything else later.
     pub async fn logout(&self) {
-        // Signed in means the manager is there: a failed fetch leaves nothing to end.
-        if let Ok(engine) = self.engine().await {
-            engine.logout().await;
+        match self.engine().await {
+            Ok(engine) => engine.logout().await,
+            // Only while a restore waits for the manager's code: the logout is sent
+            // before anything else once it comes, as one made offline is.
+            Err(_) => {
+                storage::set_pending_logout(true);
+                self.sig.user.set(None);
+                self.sig.status.set(Status::SignedOut);
+            }
         }
     }
 
@@ -413,6 +419,8 @@ fn listen(loader: &Loader, sig: Signals, ignore_activity_in: Option<&'static str
     // Activity: what a person does. Timers and network answers are not activity.
     let activity = ["pointerdown", "keydown", "wheel", "focus"].map(|event| {
         let loader = loader.clone();
+        // A click or a key in a signed-out tab is someone about to sign in.
+        let signing_in = matches!(event, "pointerdown" | "keydown");
         window_event_listener_untyped(event, move |ev| {
             let ignored = ignore_activity_in.is_some_and(|selector| {
                 ev.target()
@@ -423,7 +431,8 @@ fn listen(loader: &Loader, sig: Signals, ignore_activity_in: Option<&'static str
             match loader.loaded() {
                 Some(engine) if !ignored => engine.note_activity(),
                 Some(_) => {}
-                None => loader.prefetch(),
+                None if signing_in => loader.prefetch(),
+                None => {}
             }
         })
     });

@@ -204,9 +204,8 @@ impl Manager {
     async fn restore(&self, others: bool) {
         let sig = self.sig();
         // Settled already: signed in by now (another tab's token, a sign-in here) while
-        // the tab coordination was answering. (Reconnecting: the manager's own code
-        // could not be fetched at first.)
-        if !restoring(sig.status.get_untracked()) {
+        // the tab coordination was answering.
+        if sig.status.get_untracked() != Status::Restoring {
             return;
         }
         if storage::pending_logout() {
@@ -223,7 +222,7 @@ impl Manager {
         if others && self.inner.tabs.is_some() && self.ask_other_tabs().await {
             return;
         }
-        if restoring(sig.status.get_untracked()) {
+        if sig.status.get_untracked() == Status::Restoring {
             self.restore_by_refresh().await;
         }
     }
@@ -267,7 +266,7 @@ impl Manager {
         let (epoch, generation) = (self.inner.epoch.get(), self.inner.generation.get());
         self.wait_for_token(epoch, generation, tabs::HELLO_WAIT)
             .await;
-        !restoring(self.sig().status.get_untracked())
+        self.sig().status.get_untracked() != Status::Restoring
     }
 
     async fn send_pending_logout(&self) {
