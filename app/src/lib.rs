@@ -103,9 +103,9 @@ pub fn App() -> impl IntoView {
 /// login and consent pages is for a signed-in user only. The sign-in page is in the
 /// first download; every other page is in the one WASM chunk a signed-in user's tab
 /// has anyway: the token manager's (`signed_in`, scripts/build-wasm.mjs splits it off).
-/// One chunk, not one per page: each chunk and each chunk they share is a module of its
-/// own, and a reload instantiates a third as many in a third of the time
-/// (docs/BENCHMARKS.md, section 12). The pages are behind the guard, so a signed-out
+/// One chunk, not one per page: with a chunk per page wasm-split adds a module for each
+/// set of chunks that share code, and a reload loaded 21 modules in 60–95 ms where it
+/// now loads one in 27–37 ms (docs/BENCHMARKS.md, section 12). The pages are behind the guard, so a signed-out
 /// visitor sent to the sign-in page fetches nothing for the page they asked for.
 fn page(path: &str) -> Option<fn() -> AnyView> {
     Some(match path {
